@@ -1,0 +1,3 @@
+from kvmplan.cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""The typer application; each command lives in its own module here."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+from kvmplan.cli.common import EXIT_USAGE, UsageError
+
+app = typer.Typer(
+    name="kvmplan",
+    help="Review KVM patch series against an executable model of the "
+    "virtualization lifecycle.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Review KVM patch series against an executable model of the
+    virtualization lifecycle."""
+
+
+def _register() -> None:
+    # Imported here so that each command module can import `app`-free code only.
+    from kvmplan.cli import series as _series  # noqa: F401
+
+    _series.register(app)
+    for name in ("graph",):
+        try:
+            module = __import__(f"kvmplan.cli.{name}", fromlist=["register"])
+        except ModuleNotFoundError:
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point: errors are one line, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except SystemExit:
+        raise
+    except UsageError as exc:
+        _die(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write("kvmplan: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last guard
+        if type(exc).__name__ == "Abort":
+            sys.exit(130)
+        format_message = getattr(exc, "format_message", None)
+        if callable(format_message) and hasattr(exc, "exit_code"):
+            # click's usage errors (typer vendors click, so match by shape)
+            _die(f"{format_message()} (see 'kvmplan --help')")
+        if os.environ.get("KVMPLAN_DEBUG"):
+            traceback.print_exc()
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = ""
+        if tb is not None:
+            where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+        _die(
+            f"internal error: {type(exc).__name__}: {exc}{where} "
+            "(set KVMPLAN_DEBUG=1 for a traceback)"
+        )
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _die(message: str) -> None:
+    sys.stderr.write(f"kvmplan: error: {' '.join(message.split())}\n")
+    sys.exit(EXIT_USAGE)
