@@ -1,0 +1,278 @@
+"""One mail, read and decoded into plain text: the `Message` dataclass.
+
+Real list mail has broken headers, wrong charsets and Outlook's base64 CRLF
+bodies, so everything here degrades to a diagnostic instead of raising:
+the compat32 policy (which never raises on bad headers) and our own header
+decoding with fallbacks.
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.message
+import email.utils
+import hashlib
+import re
+from dataclasses import dataclass
+from email.policy import compat32
+
+from kvmplan.diagnostics import Diagnostic
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text part that is not the body (a patch sent as an attachment)."""
+
+    filename: str
+    content_type: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """One decoded mail.
+
+    `message_id` has no angle brackets; a mail without one gets a stable
+    synthetic id (`kvmplan-<hash>@local`). `body` is the text/plain body,
+    decoded, with LF line endings. `origin` says where the mail was read
+    (file and position), for diagnostics.
+    """
+
+    message_id: str
+    subject: str
+    author: str
+    date: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    body: str
+    attachments: tuple[Attachment, ...]
+    origin: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """Message-IDs this mail answers, nearest first."""
+        out = [] if self.in_reply_to is None else [self.in_reply_to]
+        out.extend(ref for ref in reversed(self.references) if ref not in out)
+        return tuple(out)
+
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_WS = re.compile(r"\s+")
+
+
+def parse_message(raw: bytes, origin: str) -> Message:
+    """Decode one raw RFC 5322 message; problems become diagnostics, never errors."""
+    raw = raw.replace(b"\r\n", b"\n")
+    msg = email.message_from_bytes(raw, policy=compat32)
+    problems: list[str] = []
+
+    ids = _msgids(_header(msg, "Message-ID"))
+    if ids:
+        message_id = ids[0]
+    else:
+        bare = _header(msg, "Message-ID").strip().strip("<>").strip()
+        if bare and " " not in bare:
+            message_id = bare
+        else:
+            message_id = "kvmplan-" + hashlib.sha256(raw).hexdigest()[:16] + "@local"
+            problems.append("no Message-ID header; using a synthetic id")
+    reply_ids = _msgids(_header(msg, "In-Reply-To"))
+    in_reply_to = reply_ids[-1] if reply_ids else None
+    references = tuple(_msgids(_header(msg, "References")))
+
+    subject = _WS.sub(" ", _header(msg, "Subject")).strip()
+    author = parse_address(_header(msg, "From"))
+    date = _WS.sub(" ", _header(msg, "Date")).strip()
+
+    body, attachments, body_problems = _body(msg)
+    problems.extend(body_problems)
+    if msg.defects:
+        kinds = sorted({type(d).__name__ for d in msg.defects})
+        problems.append("malformed mail structure: " + ", ".join(kinds))
+    # Each of these was repaired or guessed around: warnings, not errors.
+    diagnostics = tuple(Diagnostic("warning", text, message_id) for text in problems)
+    return Message(
+        message_id=message_id,
+        subject=subject,
+        author=author,
+        date=date,
+        in_reply_to=in_reply_to,
+        references=references,
+        body=body,
+        attachments=tuple(attachments),
+        origin=origin,
+        diagnostics=diagnostics,
+    )
+
+
+def decode_header(value: str) -> str:
+    """Decode RFC 2047 words and raw 8-bit bytes in a header value; unfold it."""
+    value = _unsurrogate(value)
+    try:
+        parts = email.header.decode_header(value)
+    except Exception:  # noqa: BLE001 - malformed encoded words: keep the raw text
+        return _WS.sub(" ", value).strip()
+    out: list[str] = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+            continue
+        out.append(_decode_bytes(chunk, charset)[0])
+    # decode_header drops the space between an encoded word and plain text
+    # only where RFC 2047 says so; join as is.
+    return _WS.sub(" ", "".join(out)).strip()
+
+
+def _header(msg: email.message.Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # noqa: BLE001 - compat32 rarely raises, but never let it out
+        return ""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    return decode_header(str(value))
+
+
+def _msgids(value: str) -> list[str]:
+    return _MSGID.findall(value)
+
+
+def parse_address(value: str) -> str:
+    """'Name <addr>' in one canonical form (or the raw value when it does not parse)."""
+    name, addr = email.utils.parseaddr(value)
+    if not addr:
+        return value.strip()
+    name = name.strip().strip('"').strip()
+    return f"{name} <{addr}>" if name else addr
+
+
+def _unsurrogate(value: str) -> str:
+    """compat32 keeps raw 8-bit header bytes as surrogates: decode them as text."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    raw = value.encode("utf-8", "surrogateescape")
+    return _decode_bytes(raw, None)[0]
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Decode with the declared charset, then UTF-8, then with replacement.
+
+    Returns the text and a problem description when the text is not exact.
+    """
+    declared = (charset or "").strip().strip('"').lower() or None
+    candidates: list[str] = []
+    problem: str | None = None
+    if declared not in (None, "us-ascii", "ascii", "unknown-8bit", "x-unknown"):
+        try:
+            "".encode(declared)  # type: ignore[arg-type]
+            candidates.append(declared)  # type: ignore[arg-type]
+        except LookupError:
+            problem = f"unknown charset {declared!r}"
+    # Undeclared or "us-ascii" text with 8-bit bytes is almost always UTF-8.
+    candidates.append("utf-8")
+    for codec in candidates:
+        try:
+            return data.decode(codec), problem
+        except UnicodeDecodeError:
+            continue
+    codec = candidates[0]
+    text = data.decode(codec, errors="replace")
+    what = f"declared {declared!r}" if declared else "undeclared"
+    return text, (problem or f"text is not valid in its {what} charset") + (
+        f"; decoded as {codec} with replacement characters"
+    )
+
+
+def _body(msg: email.message.Message) -> tuple[str, list[Attachment], list[str]]:
+    """The text/plain body, the other text parts, and what went wrong."""
+    problems: list[str] = []
+    body: str | None = None
+    attachments: list[Attachment] = []
+    saw_html = False
+    try:
+        parts = list(msg.walk())
+    except Exception:  # noqa: BLE001 - a broken MIME tree is still a mail
+        parts = [msg]
+        problems.append("broken MIME structure; read as a single part")
+    for part in parts:
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        filename = decode_header(str(part.get_filename() or "")) if _safe_filename(part) else ""
+        is_attachment = disposition == "attachment" or bool(filename)
+        if ctype == "text/html":
+            saw_html = True
+            continue
+        textual = ctype.startswith("text/") or (
+            filename.endswith((".patch", ".diff")) and ctype == "application/octet-stream"
+        )
+        if not textual:
+            continue
+        text, problem = _part_text(part)
+        if problem:
+            problems.append(problem)
+        if body is None and ctype == "text/plain" and not is_attachment:
+            body = text
+        else:
+            attachments.append(Attachment(filename, ctype, text))
+    if body is None:
+        if attachments and not msg.is_multipart():
+            # A top-level text/x-patch or similar: that is the body.
+            body = attachments.pop(0).text
+        else:
+            body = ""
+            if saw_html and not attachments:
+                problems.append("HTML-only mail: no text/plain part, body ignored")
+    return body, attachments, problems
+
+
+def _safe_filename(part: email.message.Message) -> bool:
+    try:
+        part.get_filename()
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _part_text(part: email.message.Message) -> tuple[str, str | None]:
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    before = len(part.defects)
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - e.g. broken uuencode
+        payload = None
+    problem: str | None = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+        problem = f"could not decode the {cte or 'body'} transfer encoding; kept the raw text"
+    elif len(part.defects) > before or (cte == "base64" and _bad_base64(part)):
+        problem = "corrupt base64 body; decoded what could be"
+    try:
+        charset = part.get_content_charset()
+    except Exception:  # noqa: BLE001 - a charset parameter that is not text
+        charset = None
+    text, charset_problem = _decode_bytes(payload, charset)
+    if charset_problem:
+        problem = f"{problem}; {charset_problem}" if problem else charset_problem
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, problem
+
+
+_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\s]")
+
+
+def _bad_base64(part: email.message.Message) -> bool:
+    raw = part.get_payload()
+    if not isinstance(raw, str):
+        return False
+    data = raw.encode("ascii", "replace")
+    if _B64_JUNK.search(data):
+        return True
+    stripped = re.sub(rb"\s+", b"", data)
+    return len(stripped.rstrip(b"=")) % 4 == 1
