@@ -67,6 +67,7 @@ def parse_message(raw: bytes, origin: str) -> Message:
     raw = raw.replace(b"\r\n", b"\n")
     msg = email.message_from_bytes(raw, policy=compat32)
     problems: list[str] = []
+    notes: list[str] = []
 
     ids = _msgids(_header(msg, "Message-ID"))
     if ids:
@@ -77,7 +78,8 @@ def parse_message(raw: bytes, origin: str) -> Message:
             message_id = bare
         else:
             message_id = "kvmplan-" + hashlib.sha256(raw).hexdigest()[:16] + "@local"
-            problems.append("no Message-ID header; using a synthetic id")
+            # Normal for `git format-patch` output, so not a warning.
+            notes.append("no Message-ID header; using a synthetic id")
     reply_ids = _msgids(_header(msg, "In-Reply-To"))
     in_reply_to = reply_ids[-1] if reply_ids else None
     references = tuple(_msgids(_header(msg, "References")))
@@ -92,7 +94,10 @@ def parse_message(raw: bytes, origin: str) -> Message:
         kinds = sorted({type(d).__name__ for d in msg.defects})
         problems.append("malformed mail structure: " + ", ".join(kinds))
     # Each of these was repaired or guessed around: warnings, not errors.
-    diagnostics = tuple(Diagnostic("warning", text, message_id) for text in problems)
+    diagnostics = tuple(
+        [Diagnostic("info", text, message_id) for text in notes]
+        + [Diagnostic("warning", text, message_id) for text in problems]
+    )
     return Message(
         message_id=message_id,
         subject=subject,
@@ -190,6 +195,7 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
 def _body(msg: email.message.Message) -> tuple[str, list[Attachment], list[str]]:
     """The text/plain body, the other text parts, and what went wrong."""
     problems: list[str] = []
+    notes: list[str] = []
     body: str | None = None
     attachments: list[Attachment] = []
     saw_html = False
