@@ -1,0 +1,644 @@
+"""Compile one C function body (a tree-sitter node) into a flat event stream."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+from tree_sitter import Node
+
+from kvmplan.cparse import events as ev
+from kvmplan.cparse.events import Cond, Event
+from kvmplan.cparse.tables import rows
+
+_STATIC_CALLERS = {"static_call": "static_call", "static_call_cond": "static_call",
+                   "static_call_mod": "static_call"}
+_OPS_CALLERS = {"kvm_x86_call": "kvm_x86_ops", "kvm_pmu_call": "kvm_pmu_ops"}
+
+
+@lru_cache(maxsize=1)
+def primitives() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """C name → (event kind, mode, operands) from grammars/primitives.txt."""
+    table: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    for name, kind, mode, operands in rows("primitives.txt", 4):
+        table[name] = (kind, "" if mode == "-" else mode,
+                       () if operands == "-" else tuple(operands.split(",")))
+    return table
+
+
+@lru_cache(maxsize=1)
+def iterators() -> dict[str, tuple[str, str]]:
+    """Iterator/scope macro → (kind, operand) from grammars/iterators.txt."""
+    return {name: (kind, operand) for name, kind, operand in rows("iterators.txt", 3)}
+
+
+def text(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return " ".join(node.text.decode("utf-8", "replace").split())
+
+
+def strip_ref(expr: str) -> str:
+    """`&kvm->lock` → `kvm->lock`; `(&x)` → `x`."""
+    expr = expr.strip()
+    while expr.startswith("(") and expr.endswith(")"):
+        expr = expr[1:-1].strip()
+    while expr.startswith("&"):
+        expr = expr[1:].strip()
+    return expr.replace(" ", "")
+
+
+def member_name(expr: str) -> str:
+    """The last member of `&kvm->vm_list` → `vm_list`."""
+    expr = strip_ref(expr)
+    for sep in ("->", "."):
+        if sep in expr:
+            expr = expr.rsplit(sep, 1)[1]
+    return expr
+
+
+class FunctionCompiler:
+    def __init__(self, globals_: frozenset[str], params: dict[str, str]):
+        self.globals = globals_
+        self.locals: dict[str, str] = dict(params)   # name → type text
+        self.out: list[dict[str, Any]] = []
+        self.labels: dict[str, int] = {}
+        self.gotos: list[tuple[int, str]] = []
+        self.loops: list[tuple[list[int], list[int]]] = []  # (break patches, continue patches)
+        self.guards: list[tuple[str, str, int]] = []  # (lock, mode, block depth)
+        self.depth = 0
+        self.tmp = 0
+
+    # --- emission -------------------------------------------------------------
+    def emit(self, kind: str, node: Node, *, at_end: bool = False, **fields: Any) -> int:
+        fields["kind"] = kind
+        fields["line"] = (node.end_point[0] if at_end else node.start_point[0]) + 1
+        self.out.append(fields)
+        return len(self.out) - 1
+
+    def here(self) -> int:
+        return len(self.out)
+
+    def patch(self, indices: list[int], target: int | None = None) -> None:
+        where = self.here() if target is None else target
+        for i in indices:
+            self.out[i]["target"] = where
+
+    def new_tmp(self) -> str:
+        self.tmp += 1
+        return f"${self.tmp}"
+
+    # --- function ---------------------------------------------------------------
+    def compile_body(self, body: Node) -> tuple[Event, ...]:
+        self.block(body, function_level=True)
+        end_line = body.end_point[0] + 1
+        self.out.append({"kind": ev.RETURN, "line": end_line, "value": "", "implicit": True})
+        for index, label in self.gotos:
+            self.out[index]["target"] = self.labels.get(label, len(self.out) - 1)
+        events = [
+            Event(
+                kind=e["kind"], line=e["line"], name=e.get("name", ""),
+                args=tuple(e.get("args", ())), slot=e.get("slot", ""),
+                cond=e.get("cond"), target=e.get("target", -1), mode=e.get("mode", ""),
+                scope=e.get("scope", ""), value=e.get("value", ""),
+            )
+            for e in self.out
+        ]
+        return tuple(_with_locks(events))
+
+    # --- statements ---------------------------------------------------------------
+    def block(self, node: Node, function_level: bool = False) -> None:
+        self.depth += 1
+        depth = self.depth
+        children = [c for c in node.named_children if c.type != "comment"]
+        i = 0
+        while i < len(children):
+            child = children[i]
+            nxt = children[i + 1] if i + 1 < len(children) else None
+            if nxt is not None and self.iterator_head(child) is not None:
+                self.iterator(child, nxt)
+                i += 2
+                continue
+            self.statement(child)
+            i += 1
+        # guards declared in this block are released at its end
+        self.release_guards(node, lambda d: d >= depth, end=True)
+        self.depth -= 1
+
+    def iterator_head(self, node: Node) -> Node | None:
+        """The call of `list_for_each_entry(...)` when it opens a loop body."""
+        if node.type != "expression_statement":
+            return None
+        call = node.named_children[0] if node.named_children else None
+        if call is None or call.type != "call_expression":
+            return None
+        fn = call.child_by_field_name("function")
+        if fn is None or fn.type != "identifier":
+            return None
+        if text(fn) not in iterators():
+            return None
+        missing = any(c.is_missing for c in node.children)
+        return call if missing or not node.text or not node.text.rstrip().endswith(b";") else None
+
+    def iterator(self, head: Node, body: Node) -> None:
+        call = self.iterator_head(head)
+        assert call is not None
+        name = text(call.child_by_field_name("function"))
+        args = self.arg_texts(call)
+        kind, operand = iterators()[name]
+        if kind == "scope":
+            # scoped_guard(mutex, &lock) { ... }: held for the block only
+            mode = args[0] if args else ""
+            lock = strip_ref(args[1]) if len(args) > 1 else mode
+            self.emit(ev.LOCK, head, name=lock, mode=mode, scope="scoped")
+            self.statement(body)
+            self.emit(ev.UNLOCK, body, at_end=True, name=lock, mode=mode, scope="scoped")
+            return
+        subject = operand
+        if operand.startswith("a") and operand[1:].isdigit():
+            idx = int(operand[1:])
+            subject = member_name(args[idx]) if idx < len(args) else ""
+        self.loop(head, name, kind, tuple(args), subject, body)
+
+    def loop(self, node: Node, name: str, kind: str, args: tuple[str, ...], subject: str,
+             body: Node | None, cond: Node | None = None) -> None:
+        head = self.emit(ev.LOOP, node, name=subject or name, mode=kind, args=args, value=name)
+        exits: list[int] = []
+        if cond is not None:
+            self.branch_false(cond, exits)
+        self.loops.append(([], []))
+        if body is not None:
+            self.statement(body)
+        breaks, continues = self.loops.pop()
+        self.patch(continues)
+        self.emit(ev.LOOP_END, body or node, at_end=True, target=head, name=subject or name)
+        self.patch(exits)
+        self.patch(breaks)
+        self.out[head]["target"] = self.here()
+
+    def statement(self, node: Node) -> None:
+        t = node.type
+        if t == "compound_statement":
+            self.block(node)
+        elif t == "expression_statement":
+            for child in node.named_children:
+                self.effect(child)
+        elif t == "declaration":
+            self.declaration(node)
+        elif t == "if_statement":
+            self.if_statement(node)
+        elif t == "return_statement":
+            value = node.named_children[0] if node.named_children else None
+            atom = self.expr(value) if value is not None else ""
+            self.release_guards(node, lambda d: True)
+            self.emit(ev.RETURN, node, value=atom)
+        elif t == "goto_statement":
+            label = text(node.child_by_field_name("label"))
+            self.release_guards(node, lambda d: d > 1)
+            self.gotos.append((self.emit(ev.JUMP, node, name=label), label))
+        elif t == "labeled_statement":
+            label = text(node.child_by_field_name("label"))
+            self.labels[label] = self.emit(ev.LABEL, node, name=label)
+            for child in node.named_children[1:]:
+                self.statement(child)
+        elif t == "break_statement":
+            if self.loops:
+                self.loops[-1][0].append(self.emit(ev.JUMP, node, name="break"))
+        elif t == "continue_statement":
+            if self.loops:
+                self.loops[-1][1].append(self.emit(ev.JUMP, node, name="continue"))
+        elif t == "for_statement":
+            init = node.child_by_field_name("initializer")
+            if init is not None:
+                self.statement(init) if init.type == "declaration" else self.effect(init)
+            self.loop(node, "for", "for", (), "for", node.child_by_field_name("body"),
+                      node.child_by_field_name("condition"))
+        elif t == "while_statement":
+            self.loop(node, "while", "while", (), "while", node.child_by_field_name("body"),
+                      node.child_by_field_name("condition"))
+        elif t == "do_statement":
+            self.loop(node, "do", "do", (), "do", node.child_by_field_name("body"))
+        elif t == "switch_statement":
+            self.switch(node)
+        elif t in ("case_statement",):
+            for child in node.named_children[1:]:
+                self.statement(child)
+        elif t == "gnu_asm_expression":
+            self.asm(node)
+        elif t in ("preproc_call", "preproc_def", "preproc_function_def", "comment",
+                   "type_definition", "struct_specifier", "ERROR"):
+            if t == "ERROR":
+                for child in node.named_children:
+                    if child.type.endswith("expression"):
+                        self.effect(child)
+        else:
+            for child in node.named_children:
+                if child.type.endswith("_statement") or child.type == "compound_statement":
+                    self.statement(child)
+                elif child.type.endswith("expression"):
+                    self.effect(child)
+
+    def declaration(self, node: Node) -> None:
+        type_text = text(node.child_by_field_name("type"))
+        for decl in node.children_by_field_name("declarator"):
+            if decl.type == "init_declarator":
+                name = _declared_name(decl.child_by_field_name("declarator"))
+                self.locals[name] = type_text
+                value = decl.child_by_field_name("value")
+                if value is not None and value.type != "initializer_list":
+                    self.assign(name, value, decl)
+            else:
+                self.locals[_declared_name(decl)] = type_text
+
+    def if_statement(self, node: Node) -> None:
+        cond = node.child_by_field_name("condition")
+        false_patches: list[int] = []
+        self.branch_false(cond, false_patches)
+        self.statement(node.child_by_field_name("consequence"))
+        alt = node.child_by_field_name("alternative")
+        if alt is None:
+            self.patch(false_patches)
+            return
+        end = self.emit(ev.JUMP, alt, name="endif")
+        self.patch(false_patches)
+        for child in alt.named_children:
+            self.statement(child)
+        self.patch([end])
+
+    def switch(self, node: Node) -> None:
+        cond = node.child_by_field_name("condition")
+        subject = self.expr(cond) if cond is not None else ""
+        body = node.child_by_field_name("body")
+        cases = [c for c in (body.named_children if body else []) if c.type == "case_statement"]
+        tests: list[int] = []
+        jumps: list[tuple[int, int]] = []
+        default = -1
+        for i, case in enumerate(cases):
+            value = case.child_by_field_name("value")
+            if value is None:
+                default = i
+                continue
+            tests.append(self.emit(ev.BRANCH, case, cond=("not", ("case", f"{subject}=={text(value)}"))))
+            jumps.append((tests[-1], i))
+        to_default = self.emit(ev.JUMP, node, name="switch")
+        self.loops.append(([], []))
+        starts: list[int] = []
+        for case in cases:
+            starts.append(self.here())
+            for child in case.named_children[1 if case.child_by_field_name("value") else 0:]:
+                if child == case.child_by_field_name("value"):
+                    continue
+                self.statement(child)
+        breaks, continues = self.loops.pop()
+        for index, case_i in jumps:
+            self.out[index]["target"] = starts[case_i]
+        self.out[to_default]["target"] = starts[default] if default >= 0 else self.here()
+        self.patch(breaks)
+        if self.loops:
+            self.loops[-1][1].extend(continues)
+
+    def asm(self, node: Node) -> None:
+        template = text(node.child_by_field_name("assembly_code"))
+        mnemonic = template.strip('"').replace("1:", "").strip().split(" ")[0].split("\\")[0]
+        self.emit(ev.ASM, node, name=mnemonic.lower())
+        goto = node.child_by_field_name("goto_labels")
+        if goto is not None:
+            for label in goto.named_children:
+                idx = self.emit(ev.BRANCH, node, cond=("not", ("fault", mnemonic.lower())))
+                self.gotos.append((idx, text(label)))
+
+    def release_guards(self, node: Node, which: Any, end: bool = False) -> None:
+        for lock, mode, depth in reversed(self.guards):
+            if which(depth) and (not end or depth == self.depth):
+                self.emit(ev.UNLOCK, node, at_end=end, name=lock, mode=mode, scope="guard")
+        if end:
+            self.guards = [g for g in self.guards if g[2] < self.depth]
+
+    # --- conditions ---------------------------------------------------------------
+    def branch_false(self, node: Node | None, patches: list[int]) -> None:
+        """Emit branches that jump (to the patched target) when `node` is false."""
+        if node is None:
+            return
+        node = _unparen(node)
+        if node.type == "binary_expression":
+            op = text(node.child_by_field_name("operator"))
+            if op == "&&":
+                self.branch_false(node.child_by_field_name("left"), patches)
+                self.branch_false(node.child_by_field_name("right"), patches)
+                return
+            if op == "||":
+                true_patches: list[int] = []
+                self.branch_true(node.child_by_field_name("left"), true_patches)
+                self.branch_false(node.child_by_field_name("right"), patches)
+                self.patch(true_patches)
+                return
+        if node.type == "unary_expression" and text(node.child_by_field_name("operator")) == "!":
+            self.branch_true(node.child_by_field_name("argument"), patches)
+            return
+        cond = self.cond(node)
+        patches.append(self.emit(ev.BRANCH, node, cond=cond))
+
+    def branch_true(self, node: Node | None, patches: list[int]) -> None:
+        if node is None:
+            return
+        node = _unparen(node)
+        if node.type == "binary_expression":
+            op = text(node.child_by_field_name("operator"))
+            if op == "||":
+                self.branch_true(node.child_by_field_name("left"), patches)
+                self.branch_true(node.child_by_field_name("right"), patches)
+                return
+            if op == "&&":
+                false_patches: list[int] = []
+                self.branch_false(node.child_by_field_name("left"), false_patches)
+                self.branch_true(node.child_by_field_name("right"), patches)
+                self.patch(false_patches)
+                return
+        if node.type == "unary_expression" and text(node.child_by_field_name("operator")) == "!":
+            self.branch_false(node.child_by_field_name("argument"), patches)
+            return
+        cond = self.cond(node)
+        patches.append(self.emit(ev.BRANCH, node, cond=("not", cond)))
+
+    def cond(self, node: Node) -> Cond:
+        node = _unparen(node)
+        t = node.type
+        if t == "identifier":
+            return self.name_cond(text(node))
+        if t in ("number_literal", "true", "false", "null"):
+            return ("const", text(node))
+        if t == "unary_expression" and text(node.child_by_field_name("operator")) == "!":
+            return ("not", self.cond(node.child_by_field_name("argument")))
+        if t == "binary_expression":
+            op = text(node.child_by_field_name("operator"))
+            if op in ("==", "!=", "<", ">", "<=", ">="):
+                left = self.cond(node.child_by_field_name("left"))
+                right = self.cond(node.child_by_field_name("right"))
+                return ("cmp", op, left, right)
+            if op in ("&&", "||"):
+                a = self.cond(node.child_by_field_name("left"))
+                b = self.cond(node.child_by_field_name("right"))
+                return ("and" if op == "&&" else "or", a, b)
+        atom = self.expr(node)
+        if atom.startswith("$"):
+            return ("slot", atom)
+        if t == "field_expression":
+            return ("unknown", atom)
+        return ("unknown", atom)
+
+    def name_cond(self, name: str) -> Cond:
+        if name in self.locals:
+            return ("slot", name)
+        if name in self.globals:
+            return ("global", name)
+        if name.isupper():
+            return ("const", name)
+        return ("global", name)
+
+    # --- expressions --------------------------------------------------------------
+    def effect(self, node: Node) -> None:
+        """An expression evaluated for its side effects."""
+        node = _unparen(node)
+        t = node.type
+        if t == "assignment_expression":
+            left = node.child_by_field_name("left")
+            op = text(node.child_by_field_name("operator"))
+            right = node.child_by_field_name("right")
+            target = text(left)
+            if op == "=":
+                self.assign(target, right, node, left)
+            else:
+                value = self.expr(right)
+                if left is not None and left.type == "identifier" and target in self.globals:
+                    self.emit(ev.COUNT, node, name=target, mode="inc" if op == "+=" else "dec"
+                              if op == "-=" else "set", value=value)
+            return
+        if t == "call_expression":
+            self.call(node, slot="")
+            return
+        if t == "comma_expression":
+            for child in node.named_children:
+                self.effect(child)
+            return
+        if t == "gnu_asm_expression":
+            self.asm(node)
+            return
+        self.expr(node)
+
+    def assign(self, target: str, value: Node | None, node: Node, left: Node | None = None) -> None:
+        if value is None:
+            return
+        value = _unparen(value)
+        if value.type == "call_expression":
+            self.call(value, slot=target)
+            return
+        atom = self.expr(value)
+        if left is not None and left.type not in ("identifier", "field_expression"):
+            return
+        if left is not None and left.type == "field_expression":
+            base = text(left.child_by_field_name("argument"))
+            if base not in self.globals:
+                return
+        self.emit(ev.ASSIGN, node, name=target, value=atom)
+
+    def expr(self, node: Node | None) -> str:
+        """Evaluate calls inside `node` in order; return an atom naming its value."""
+        if node is None:
+            return ""
+        node = _unparen(node)
+        t = node.type
+        if t == "call_expression":
+            slot = self.new_tmp()
+            return self.call(node, slot=slot)
+        if t == "update_expression":
+            arg = node.child_by_field_name("argument")
+            name = text(arg)
+            op = text(node.child_by_field_name("operator"))
+            if arg is not None and arg.type == "identifier" and name in self.globals:
+                slot = self.new_tmp()
+                prefix = node.children[0].type in ("++", "--")
+                self.emit(ev.COUNT, node, name=name, mode="inc" if op == "++" else "dec",
+                          slot=slot, value="new" if prefix else "old")
+                return slot
+            return text(node)
+        if t == "assignment_expression":
+            self.effect(node)
+            return text(node.child_by_field_name("left"))
+        if t == "gnu_asm_expression":
+            self.asm(node)
+            return ""
+        if t == "conditional_expression":
+            self.expr(node.child_by_field_name("condition"))
+            return text(node)
+        for child in node.named_children:
+            if child.type in ("call_expression", "update_expression", "assignment_expression",
+                              "binary_expression", "unary_expression", "cast_expression",
+                              "pointer_expression", "conditional_expression", "field_expression",
+                              "subscript_expression", "comma_expression", "argument_list",
+                              "parenthesized_expression", "gnu_asm_expression"):
+                self.expr(child)
+        return text(node)
+
+    def arg_texts(self, call: Node) -> list[str]:
+        args = call.child_by_field_name("arguments")
+        return [text(a) for a in (args.named_children if args else []) if a.type != "comment"]
+
+    def call(self, node: Node, slot: str) -> str:
+        fn = node.child_by_field_name("function")
+        args_node = node.child_by_field_name("arguments")
+        arg_nodes = [a for a in (args_node.named_children if args_node else []) if a.type != "comment"]
+        fn = _unparen(fn) if fn is not None else None
+        # guard(mutex)(&lock), static_call(x)(...), kvm_x86_call(op)(...)
+        if fn is not None and fn.type == "call_expression":
+            inner = fn.child_by_field_name("function")
+            inner_name = text(inner)
+            inner_args = self.arg_texts(fn)
+            if inner_name == "guard":
+                mode = inner_args[0] if inner_args else ""
+                lock = strip_ref(text(arg_nodes[0])) if arg_nodes else mode
+                self.emit(ev.LOCK, node, name=lock, mode=mode, scope="guard")
+                self.guards.append((lock, mode, self.depth))
+                return slot
+            atoms = tuple(self.expr(a) for a in arg_nodes)
+            if inner_name in _STATIC_CALLERS and inner_args:
+                self.emit(ev.ICALL, node, name=inner_args[0], mode="static_call", args=atoms, slot=slot)
+                return slot
+            if inner_name in _OPS_CALLERS and inner_args:
+                name = f"{_OPS_CALLERS[inner_name]}.{inner_args[0]}"
+                self.emit(ev.ICALL, node, name=name, mode="ops_call", args=atoms, slot=slot)
+                return slot
+            self.emit(ev.ICALL, node, name=text(fn), mode="ptr", args=atoms, slot=slot)
+            return slot
+        if fn is not None and fn.type == "field_expression":
+            base = fn.child_by_field_name("argument")
+            field = text(fn.child_by_field_name("field"))
+            base_text = text(base)
+            owner = self.type_of(base_text)
+            atoms = tuple(self.expr(a) for a in arg_nodes)
+            self.emit(ev.ICALL, node, name=f"{owner}.{field}", mode="ptr", args=atoms, slot=slot,
+                      value=base_text)
+            return slot
+        name = text(fn)
+        prim = primitives().get(name)
+        atoms = tuple(self.expr(a) for a in arg_nodes)
+        raw = [text(a) for a in arg_nodes]
+        if prim is None:
+            if fn is not None and fn.type != "identifier":
+                self.emit(ev.ICALL, node, name=name, mode="ptr", args=atoms, slot=slot)
+            else:
+                self.emit(ev.CALL, node, name=name, args=atoms, slot=slot)
+            return slot
+        kind, mode, operands = prim
+        ops = [_operand(o, raw) for o in operands]
+        if kind in (ev.LOCK, ev.UNLOCK):
+            self.emit(kind, node, name=strip_ref(ops[0]) if ops else name, mode=mode, scope="call",
+                      slot=slot)
+        elif kind in (ev.CPUHP_SETUP, ev.CPUHP_REMOVE):
+            self.emit(kind, node, name=ops[0] if ops else "", mode=mode,
+                      args=tuple(_unquote(o) for o in ops), slot=slot)
+        elif kind == ev.CROSS_CALL:
+            self.emit(kind, node, name=strip_ref(ops[0]) if ops else "", mode=mode, args=tuple(raw),
+                      slot=slot)
+        elif kind in (ev.REGISTER, ev.UNREGISTER):
+            self.emit(kind, node, name=strip_ref(ops[0]) if ops else "", mode=mode, slot=slot,
+                      args=tuple(raw))
+        elif kind == ev.ASSERT:
+            self.emit(kind, node, name=strip_ref(ops[0]) if ops else "", mode=mode)
+        elif kind == ev.LIST_ADD:
+            head = strip_ref(ops[0]) if ops else ""
+            self.emit(kind, node, name=member_name(head), args=tuple(raw))
+        elif kind == ev.LIST_DEL:
+            self.emit(kind, node, name=member_name(ops[0]) if ops else "", args=tuple(raw))
+        elif kind == ev.PERCPU_READ:
+            self.emit(kind, node, name=strip_ref(ops[0]) if ops else "", slot=slot)
+        elif kind == ev.PERCPU_WRITE:
+            value = mode or (ops[1] if len(ops) > 1 else "")
+            self.emit(kind, node, name=strip_ref(ops[0]) if ops else "", value=value)
+        else:
+            self.emit(ev.CALL, node, name=name, args=atoms, slot=slot)
+        return slot
+
+    def type_of(self, base: str) -> str:
+        """`ops` declared `struct kvm_x86_init_ops *ops` → `kvm_x86_init_ops`."""
+        bare = strip_ref(base)
+        declared = self.locals.get(bare)
+        if declared:
+            return declared.replace("struct ", "").replace("const ", "").replace("*", "").strip()
+        return bare
+
+
+def _operand(spec: str, raw: list[str]) -> str:
+    if spec.startswith("a") and spec[1:].isdigit():
+        idx = int(spec[1:])
+        return raw[idx] if idx < len(raw) else ""
+    return spec
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _unparen(node: Node) -> Node:
+    while node.type == "parenthesized_expression" and node.named_children:
+        node = node.named_children[0]
+    return node
+
+
+def _declared_name(node: Node | None) -> str:
+    while node is not None and node.type not in ("identifier", "field_identifier"):
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            named = [c for c in node.named_children if c.type in ("identifier", "field_identifier")]
+            return text(named[0]) if named else text(node)
+        node = inner
+    return text(node)
+
+
+def declared_name(node: Node | None) -> str:
+    return _declared_name(node)
+
+
+def _successors(events: list[Event], i: int) -> list[int]:
+    e = events[i]
+    n = len(events)
+    if e.kind == ev.RETURN:
+        return []
+    if e.kind == ev.JUMP:
+        return [e.target] if 0 <= e.target < n else []
+    nxt = [i + 1] if i + 1 < n else []
+    if e.kind in (ev.BRANCH, ev.LOOP) and 0 <= e.target < n:
+        return nxt + [e.target]
+    if e.kind == ev.LOOP_END and 0 <= e.target < n:
+        return [e.target]
+    return nxt
+
+
+def _with_locks(events: list[Event]) -> list[Event]:
+    """Locks certainly held before each event (a must-analysis over the stream)."""
+    n = len(events)
+    if n == 0:
+        return events
+    state: list[tuple[str, ...] | None] = [None] * n
+    state[0] = ()
+    work = [0]
+    while work:
+        i = work.pop()
+        held = state[i]
+        assert held is not None
+        e = events[i]
+        out = held
+        if e.kind == ev.LOCK and e.name not in held:
+            out = held + (e.name,)
+        elif e.kind == ev.UNLOCK and e.name in held:
+            out = tuple(x for x in held if x != e.name)
+        for j in _successors(events, i):
+            prev = state[j]
+            new = out if prev is None else tuple(x for x in prev if x in out)
+            if new != prev:
+                state[j] = new
+                work.append(j)
+    return [replace(e, locks=state[i] or ()) for i, e in enumerate(events)]

@@ -1,0 +1,83 @@
+"""A read-only view of a kernel tree, with an optional in-memory overlay."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+
+class UnsafePath(ValueError):
+    """A path that would leave the tree (absolute, `..`, or through a symlink)."""
+
+
+def safe_relpath(path: str) -> str:
+    """Normalise a tree-relative path; refuse anything that could leave the tree."""
+    if not path or "\x00" in path:
+        raise UnsafePath(f"empty or invalid path {path!r}")
+    p = PurePosixPath(path.replace("\\", "/"))
+    if p.is_absolute() or any(part == ".." for part in p.parts):
+        raise UnsafePath(f"path leaves the tree: {path!r}")
+    parts = [part for part in p.parts if part not in ("", ".")]
+    if not parts:
+        raise UnsafePath(f"empty path {path!r}")
+    return "/".join(parts)
+
+
+@dataclass
+class SourceTree:
+    """Files of a kernel tree by relative path. Reads only; never writes."""
+
+    root: Path
+    overlay: dict[str, bytes | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
+
+    def _disk_path(self, rel: str) -> Path:
+        rel = safe_relpath(rel)
+        full = (self.root / rel).resolve()
+        if full != self.root and self.root not in full.parents:
+            raise UnsafePath(f"path leaves the tree: {rel!r}")
+        return full
+
+    def read(self, rel: str) -> bytes | None:
+        """File content (overlay first), or None when the file does not exist."""
+        rel = safe_relpath(rel)
+        if rel in self.overlay:
+            return self.overlay[rel]
+        full = self._disk_path(rel)
+        try:
+            return full.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def exists(self, rel: str) -> bool:
+        return self.read(rel) is not None
+
+    def files(self, prefixes: tuple[str, ...], suffixes: tuple[str, ...] = (".c", ".h")) -> list[str]:
+        """Relative paths under the given prefixes (files or directories), sorted."""
+        found: set[str] = set()
+        for prefix in prefixes:
+            prefix = safe_relpath(prefix)
+            base = self._disk_path(prefix)
+            if base.is_file():
+                found.add(prefix)
+                continue
+            if base.is_dir():
+                for dirpath, dirnames, filenames in os.walk(base):
+                    dirnames.sort()
+                    for name in filenames:
+                        if name.endswith(suffixes):
+                            rel = os.path.relpath(os.path.join(dirpath, name), self.root)
+                            found.add(rel.replace(os.sep, "/"))
+        for rel, content in self.overlay.items():
+            if content is not None and any(rel == p or rel.startswith(p.rstrip("/") + "/")
+                                           for p in prefixes) and rel.endswith(suffixes):
+                found.add(rel)
+        return sorted(p for p in found if self.read(p) is not None)
+
+    def with_overlay(self, changes: dict[str, bytes | None]) -> "SourceTree":
+        merged = dict(self.overlay)
+        merged.update(changes)
+        return SourceTree(self.root, merged)
