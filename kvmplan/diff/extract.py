@@ -126,9 +126,14 @@ def diff_chunks(lines: list[str], start: int) -> tuple[list[list[str]], int]:
                 new_left -= 1
             elif kind == "\\":
                 pass
+            elif line.startswith("diff --git "):
+                # The hunk is shorter than its header says but the next file
+                # starts: the parser reports this one, the next goes on.
+                state = "between"
+                continue
             else:
-                # The hunk is shorter than its header says: the diff ends
-                # here, and the parser reports the short hunk.
+                # The hunk is shorter than its header says and what follows
+                # is not a diff: the diff ends here, the parser reports it.
                 break
             current.append(line)
             i += 1
@@ -164,13 +169,16 @@ def diff_chunks(lines: list[str], start: int) -> tuple[list[list[str]], int]:
             i += 1
             continue
         if state == "header" and current and line == "GIT binary patch":
+            # Base85 blocks ("literal N"/"delta N", data lines, a blank line),
+            # the forward one and usually the reverse one.
             current.append(line)
             i += 1
             while i < n and _BINARY_LINE.match(lines[i]) and not lines[i].startswith("diff"):
-                if lines[i] == "" and (i + 1 >= n or not lines[i + 1].startswith(("literal ", "delta "))):
-                    break
                 current.append(lines[i])
                 i += 1
+                if lines[i - 1] == "" and not (i < n and lines[i].startswith(("literal ", "delta "))):
+                    break
+            state = "between"
             continue
         break
     if current:

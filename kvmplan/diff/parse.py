@@ -96,7 +96,7 @@ def _parse_chunk(chunk: list[str]) -> tuple[FilePatch | None, list[Diagnostic]]:
             new_path=new_path,
             is_new=is_new,
             is_deleted=is_deleted,
-            is_rename=bool(renames and renames_to) or bool(patched.is_rename),
+            is_rename=bool(renames and renames_to) or (bool(patched.is_rename) and not copies),
             is_copy=bool(copies and copies_to),
             is_binary=bool(patched.is_binary_file) or "GIT binary patch" in chunk,
             old_mode=modes.get("old mode") or modes.get("deleted file mode"),

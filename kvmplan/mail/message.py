@@ -138,7 +138,15 @@ def _header(msg: email.message.Message, name: str) -> str:
     if value is None:
         return ""
     if isinstance(value, email.header.Header):
-        value = str(value)
+        # compat32 wraps raw 8-bit header bytes as an "unknown-8bit" Header.
+        try:
+            chunks = email.header.decode_header(value)
+        except Exception:  # noqa: BLE001
+            return _WS.sub(" ", str(value)).strip()
+        text = "".join(
+            c if isinstance(c, str) else _decode_bytes(c, charset)[0] for c, charset in chunks
+        )
+        return decode_header(text) if "=?" in text else _WS.sub(" ", text).strip()
     return decode_header(str(value))
 
 
