@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from typing import Annotated
 
 import typer
 
@@ -24,13 +25,15 @@ _LIST_MISSING = 20
 def register(app: typer.Typer) -> None:
     @app.command("series")
     def series(
-        path: str = typer.Argument(
-            ..., help="mbox, maildir, .patch/.eml, format-patch directory, or - for stdin"
-        ),
-        format: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
-        version: int | None = typer.Option(
-            None, "--version", "-v", min=1, help="Series version to pick (default: the newest)."
-        ),
+        path: Annotated[
+            str,
+            typer.Argument(help="mbox, maildir, .patch/.eml, format-patch directory, or - for stdin"),
+        ],
+        format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+        version: Annotated[
+            int | None,
+            typer.Option("--version", "-v", min=1, help="Series version to pick (default: the newest)."),
+        ] = None,
     ) -> None:
         """Assemble a patch series from mail and print it.
 
@@ -88,8 +91,8 @@ def render_text(series: Series) -> str:
         listed = format_ranges(series.missing) if count > _LIST_MISSING else ", ".join(map(str, series.missing))
         lines.append(f"missing: {count} of {series.expected} ({listed})")
     if series.duplicates:
-        for d in series.duplicates:
-            lines.append(f"duplicate: {d.index} sent {len(d.message_ids)} times: " + ", ".join(d.message_ids))
+        for dup in series.duplicates:
+            lines.append(f"duplicate: {dup.index} sent {len(dup.message_ids)} times: " + ", ".join(dup.message_ids))
     if series.replies:
         lines.append(f"replies: {len(series.replies)}")
         for r in series.replies:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.diff.extract import diff_chunks, is_diff_start
@@ -111,8 +111,7 @@ def _parse_chunk(chunk: list[str]) -> tuple[FilePatch | None, list[Diagnostic]]:
 def _line(line: object) -> Line:
     kind: LineKind = getattr(line, "line_type")  # noqa: B009 - unidiff has no stubs
     value: str = getattr(line, "value")  # noqa: B009
-    if value.endswith("\n"):
-        value = value[:-1]
+    value = value.removesuffix("\n")
     if kind == "\\":
         value = value.lstrip()
     return Line(kind, value, getattr(line, "source_line_no"), getattr(line, "target_line_no"))  # noqa: B009

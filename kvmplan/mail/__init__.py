@@ -6,7 +6,13 @@
 
 from kvmplan.diagnostics import Diagnostic, Severity
 from kvmplan.mail.errors import InputError
-from kvmplan.mail.message import Attachment, Message, decode_header, parse_address, parse_message
+from kvmplan.mail.message import (
+    Attachment,
+    Message,
+    decode_header,
+    parse_address,
+    parse_message,
+)
 from kvmplan.mail.schema import SCHEMA, dumps, series_to_dict
 from kvmplan.mail.series import Cover, Duplicate, Patch, Reply, Series, assemble
 from kvmplan.mail.sources import RawMessage, load_messages, read_raw, split_mbox

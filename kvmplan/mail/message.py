@@ -179,21 +179,27 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     declared = (charset or "").strip().strip('"').lower() or None
     candidates: list[str] = []
     problem: str | None = None
-    if declared not in (None, "us-ascii", "ascii", "unknown-8bit", "x-unknown"):
+    if declared is not None and declared not in ("us-ascii", "ascii", "unknown-8bit", "x-unknown"):
         try:
-            "".encode(declared)  # type: ignore[arg-type]
-            candidates.append(declared)  # type: ignore[arg-type]
-        except LookupError:
+            # Also refuses codecs that are not text encodings ("base64", "rot13").
+            "".encode(declared)
+            candidates.append(declared)
+        except (LookupError, ValueError):
             problem = f"unknown charset {declared!r}"
     # Undeclared or "us-ascii" text with 8-bit bytes is almost always UTF-8.
     candidates.append("utf-8")
     for codec in candidates:
         try:
             return data.decode(codec), problem
-        except UnicodeDecodeError:
+        except (UnicodeError, ValueError):
+            # UnicodeError, not only UnicodeDecodeError: "idna" raises it.
             continue
     codec = candidates[0]
-    text = data.decode(codec, errors="replace")
+    try:
+        text = data.decode(codec, errors="replace")
+    except (UnicodeError, ValueError):
+        codec = "utf-8"
+        text = data.decode(codec, errors="replace")
     what = f"declared {declared!r}" if declared else "undeclared"
     return text, (problem or f"text is not valid in its {what} charset") + (
         f"; decoded as {codec} with replacement characters"
@@ -203,7 +209,6 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
 def _body(msg: email.message.Message) -> tuple[str, list[Attachment], list[str]]:
     """The text/plain body, the other text parts, and what went wrong."""
     problems: list[str] = []
-    notes: list[str] = []
     body: str | None = None
     attachments: list[Attachment] = []
     saw_html = False

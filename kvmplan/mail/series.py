@@ -175,6 +175,7 @@ class _Candidate:
 
 def assemble(
     messages: Sequence[Message],
+    *,
     version: int | None = None,
     diagnostics: Iterable[Diagnostic] = (),
 ) -> Series:

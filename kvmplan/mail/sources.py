@@ -18,6 +18,7 @@ from kvmplan.diagnostics import Diagnostic
 from kvmplan.mail.errors import InputError
 from kvmplan.mail.message import Message, parse_message
 
+
 @dataclass(frozen=True)
 class RawMessage:
     """The bytes of one message and where they were found."""

@@ -41,10 +41,10 @@ def test_base64_crlf_and_iso_8859_1() -> None:
 
 def test_headers_encoded_words_folding_and_raw_8bit() -> None:
     raw = (
-        "From: =?UTF-8?q?Philippe=20Mathieu-Daud=C3=A9?= <philmd@x>\n"
-        "Subject: [PATCH v2 1/2] a long\n subject\tline\nMessage-Id: <Id@X>\n"
-        "In-Reply-To: <parent@x> (comment)\nReferences: <root@x>\n <parent@x>\n\nbody\n"
-    ).encode() + "X-Name: R\u00f6del\n".encode()
+        b"From: =?UTF-8?q?Philippe=20Mathieu-Daud=C3=A9?= <philmd@x>\n"
+        b"Subject: [PATCH v2 1/2] a long\n subject\tline\nMessage-Id: <Id@X>\n"
+        b"In-Reply-To: <parent@x> (comment)\nReferences: <root@x>\n <parent@x>\n\nbody\n"
+    ) + "X-Name: R\u00f6del\n".encode()
     m = parse_message(raw, "t")
     assert m.author == "Philippe Mathieu-Daudé <philmd@x>"
     assert m.subject == "[PATCH v2 1/2] a long subject line"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from kvmplan.mail import Trailer, parse_commit_trailers, parse_reply_trailers, parse_subject
+from kvmplan.mail import (
+    Trailer,
+    parse_commit_trailers,
+    parse_reply_trailers,
+    parse_subject,
+)
 
 
 @pytest.mark.parametrize(
