@@ -250,16 +250,17 @@ def assemble(
             answers_id = _message_id_of(answers, cover, patch_by_index)
         elif replies_only and m.message_id in chosen_ids:
             answers = subj.index if subj.is_patch else None
+        elif subj.is_patch and subj.version != chosen.version:
+            # Same thread maybe, but its subject names another version.
+            left_aside += 1
+            continue
         elif threads.find(m.message_id) == chosen.thread or (
-            subj.is_patch and subj.version == chosen.version and _title_matches(subj, cover, patch_by_index)
+            subj.is_patch and _title_matches(subj, cover, patch_by_index)
         ):
             # The thread is broken (a parent is not in the input): trust the
             # subject's k when it names this version.
-            answers = subj.index if subj.is_patch and subj.version == chosen.version else None
-            if answers is not None and answers not in patch_by_index and answers != 0:
-                answers_id = None
-            else:
-                answers_id = _message_id_of(answers, cover, patch_by_index)
+            answers = subj.index if subj.is_patch else None
+            answers_id = _message_id_of(answers, cover, patch_by_index)
         else:
             left_aside += 1
             continue
@@ -279,8 +280,12 @@ def assemble(
         )
 
     patches = _attach_reply_trailers(patches, replies)
-    others = [m for m in unique if m.message_id not in chosen_ids and m.message_id not in {r.message_id for r in replies}]
-    stray = [m for m in others if m.message_id not in patch_ids and m.message_id not in reply_ids]
+    kept_replies = {r.message_id for r in replies}
+    stray = [
+        m
+        for m in unique
+        if m.message_id not in chosen_ids | kept_replies | patch_ids | reply_ids
+    ]
     for m in stray:
         diags.append(Diagnostic("info", f"not a patch or a reply, left aside: {m.subject!r}", m.message_id))
     if left_aside:
@@ -354,22 +359,24 @@ def _candidates(
     position = {m.message_id: n for n, m in enumerate(everything)}
     linked = {p for m in everything for p in m.parents} | {m.message_id for m in everything if m.parents}
     groups: dict[tuple[str, int], _Candidate] = {}
-    loose: dict[tuple[int, int | None], list[Message]] = {}
+    loose: dict[tuple[int, int | None, str], list[Message]] = {}
     for m in msgs:
         s = subjects[m.message_id]
         if m.message_id not in linked:
-            # `git format-patch` without --thread: no thread to go by.
-            loose.setdefault((s.version, s.expected), []).append(m)
+            # `git format-patch` without --thread: no thread to go by, so
+            # version, length and sender; a lone 1/1 patch is its own series.
+            who = m.message_id if s.expected in (None, 1) else m.author
+            loose.setdefault((s.version, s.expected, who), []).append(m)
             continue
         key = (threads.find(m.message_id), s.version)
         cand = groups.setdefault(key, _Candidate(s.version, key[0], first_seen=position[m.message_id]))
         cand.messages.append((m, s))
-    for (ver, expected), ms in loose.items():
+    for (ver, expected, _who), ms in loose.items():
         same = [
             c for c in groups.values()
             if c.version == ver and any(s.expected == expected for _, s in c.messages)
         ]
-        if len(same) == 1:
+        if len(same) == 1 and expected not in (None, 1):
             target = same[0]
         else:
             first = ms[0].message_id

@@ -221,3 +221,21 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
         assert code == 2, args
         assert out == "" and err.startswith("kvmplan: error: ") and err.count("\n") == 1, err
         assert "internal error" not in err and "Traceback" not in err
+
+
+def test_lone_unrelated_patches_are_separate_series() -> None:
+    msgs = [msg("a", "[PATCH] first", diff()), msg("b", "[PATCH] second", diff("g.c"))]
+    series = assemble(msgs)
+    assert [p.message_id for p in series.patches] == ["a"] and series.duplicates == ()
+    assert any("'second'" in d.text for d in series.diagnostics)
+
+
+def test_reply_naming_another_version_is_left_aside() -> None:
+    msgs = [
+        # v2 is sent in reply to v1's cover, which is not in the input.
+        msg("c2", "[PATCH v2 0/1] T", "", "c1-absent"),
+        msg("a2", "[PATCH v2 1/1] one", diff(), "c2", "<c1-absent> <c2>"),
+        msg("r1", "Re: [PATCH 1/1] one", "Reviewed-by: Old <o@x>\n", "a1-absent", "<c1-absent> <a1-absent>"),
+    ]
+    series = assemble(msgs)
+    assert series.replies == () and series.patches[0].reply_trailers == ()
