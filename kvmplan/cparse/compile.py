@@ -120,6 +120,12 @@ class FunctionCompiler:
                 self.iterator(child, nxt)
                 i += 2
                 continue
+            if child.type == "function_definition" and text(child.child_by_field_name("type")) in iterators():
+                # `for_each_online_cpu(cpu) { ... }` reads as a nested definition
+                # when the macro's only argument is an identifier.
+                self.iterator_definition(child)
+                i += 1
+                continue
             self.statement(child)
             i += 1
         # guards declared in this block are released at its end
@@ -160,6 +166,23 @@ class FunctionCompiler:
             idx = int(operand[1:])
             subject = member_name(args[idx]) if idx < len(args) else ""
         self.loop(head, name, kind, tuple(args), subject, body)
+
+    def iterator_definition(self, node: Node) -> None:
+        name = text(node.child_by_field_name("type"))
+        decl = node.child_by_field_name("declarator")
+        args = (_declared_name(decl),) if decl is not None else ()
+        kind, operand = iterators()[name]
+        body = node.child_by_field_name("body")
+        if kind == "scope":
+            self.emit(ev.LOCK, node, name=args[0] if args else name, mode=name, scope="scoped")
+            if body is not None:
+                self.statement(body)
+            self.emit(ev.UNLOCK, body or node, at_end=True, name=args[0] if args else name,
+                      mode=name, scope="scoped")
+            return
+        subject = operand if not (operand.startswith("a") and operand[1:].isdigit()) else (
+            member_name(args[int(operand[1:])]) if int(operand[1:]) < len(args) else "")
+        self.loop(node, name, kind, args, subject, body)
 
     def loop(self, node: Node, name: str, kind: str, args: tuple[str, ...], subject: str,
              body: Node | None, cond: Node | None = None) -> None:

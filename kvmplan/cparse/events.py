@@ -115,6 +115,7 @@ class GlobalVar:
     line: int
     static: bool
     per_cpu: bool = False
+    init: str = ""          # a literal initializer (true, 0, -1...), else ""
 
 
 @dataclass(frozen=True)

@@ -200,9 +200,12 @@ def _globals(path: str, root: Node, records: tuple) -> tuple[list[ev.GlobalVar],
             if inner is not None and inner.type == "function_declarator":
                 continue
             name = declared_name(inner)
+            value = d.child_by_field_name("value") if d.type == "init_declarator" else None
+            init = text(value) if value is not None and value.type in (
+                "true", "false", "number_literal", "unary_expression", "identifier") else ""
             if name and re.fullmatch(r"[A-Za-z_]\w*", name):
                 out.append(ev.GlobalVar(name, type_text.replace("struct ", ""), path,
-                                        decl.start_point[0] + 1, static))
+                                        decl.start_point[0] + 1, static, init=init))
     per_cpu: set[str] = set()
     for rec in records:
         if rec.name.startswith(("DEFINE_PER_CPU", "DECLARE_PER_CPU")) and len(rec.args) >= 2:

@@ -88,11 +88,29 @@ def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpSt
         per_cpu=frozenset(per_cpu), cpuhp_states=states, entries=[], cpuhp=[], edges=[],
         errors=errors, files=sorted(u.path for u in units),
     )
+    graph.params = _module_params(units)
     graph.entries = _entries(graph, units)
     graph.edges, graph.cpuhp = _edges(graph)
     graph.entries.extend(_registered_entries(graph))
     graph.entries = sorted(set(graph.entries), key=lambda e: (e.kind, e.function, e.file, e.line))
     return graph
+
+
+def _module_params(units: list[FileUnit]) -> dict[str, str]:
+    """Module parameters (module_param*) whose variable has a literal default."""
+    params: dict[str, str] = {}
+    for unit in units:
+        inits = {g.name: g.init for g in unit.globals if g.init}
+        for call in unit.top_calls:
+            if call.name == "module_param" and call.args:
+                var = call.args[0]
+            elif call.name in ("module_param_named", "module_param_cb") and len(call.args) > 1:
+                var = strip_ref(call.args[1])
+            else:
+                continue
+            if var in inits:
+                params[var] = inits[var]
+    return dict(sorted(params.items()))
 
 
 def _better(new: Function, old: Function, vendor_dir: str, other_dirs: tuple[str, ...]) -> bool:

@@ -91,6 +91,8 @@ class HookGraph:
     edges: list[CallEdge]
     errors: list[ParseError] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # module parameter variable → its default (literal initializer) value
+    params: dict[str, str] = field(default_factory=dict)
 
     def function(self, name: str, from_file: str = "") -> Function | None:
         """Resolve a direct call: a static in the caller's file first, then global."""

@@ -1,0 +1,310 @@
+"""Procedures the kernel runs around KVM's code: cross calls, cpuhp state
+registration and removal, and CPU up/down. Each is a frame whose `pc` is its
+phase, so it interleaves with other threads like any code."""
+
+from __future__ import annotations
+
+from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
+from kvmplan.model.world import Frame
+
+HOTPLUG_LOCK = "cpu_hotplug_lock"
+
+
+def step_builtin(r, frame: Frame) -> None:  # r: interp.Runner
+    {"@cross": _cross, "@cpuhp_setup": _setup, "@cpuhp_remove": _remove,
+     "@up": _up, "@down": _down}[frame.key](r, frame)
+
+
+def _call_cb(r, frame: Frame, key: str, cpu: int, ctx: str) -> None:
+    frame.slots["$ret_slot"] = "$cb"
+    r.push(key, cpu, ctx)
+
+
+def _cross(r, frame: Frame) -> None:
+    todo = frame.slots["todo"]
+    assert isinstance(todo, tuple)
+    if not todo:
+        r.t.frames.pop()
+        return
+    frame.slots["todo"] = todo[1:]
+    cpu = todo[0]
+    if frame.slots.get("kind") == "enable" or frame.slots.get("kind") == "disable":
+        from kvmplan.cparse.events import Event
+        fake = Event(kind="call", line=int(frame.slots.get("line", 0)), name=str(frame.slots["target"]))
+        saved = frame.cpu
+        frame.cpu = cpu
+        r.vendor(frame, fake, str(frame.slots["kind"]), str(frame.slots["target"]))
+        frame.cpu = saved
+        return
+    _call_cb(r, frame, str(frame.slots["target"]), cpu, "IPI")
+
+
+def _read_lock(r, frame: Frame) -> bool:
+    """cpus_read_lock(): False when hotplug holds the lock for write."""
+    held = r.w.locks.get(HOTPLUG_LOCK)
+    me = r.t.name
+    if held and held[0] == "x" and held[1] != me:
+        return False
+    if held and held[0] == "r" and me in held[1]:
+        r.violate("KVM007", "cpus_read_lock() taken again by a thread that already holds it: a "
+                  "waiting cpu_up/cpu_down deadlocks both", frame, int(frame.slots.get("line", 0)))
+    readers = tuple(sorted(set((held[1] if held and held[0] == "r" else ()) + (me,))))
+    r.w.locks[HOTPLUG_LOCK] = ("r", readers)
+    return True
+
+
+def _read_unlock(r) -> None:
+    held = r.w.locks.get(HOTPLUG_LOCK)
+    if held and held[0] == "r":
+        rest = tuple(x for x in held[1] if x != r.t.name)
+        if rest:
+            r.w.locks[HOTPLUG_LOCK] = ("r", rest)
+        else:
+            del r.w.locks[HOTPLUG_LOCK]
+
+
+def _section(r, state: str) -> tuple[str, int]:
+    st = r.p.graph.cpuhp_states.get(state)
+    return (st.section, st.index) if st else ("OTHER", 10_000)
+
+
+def _setup(r, frame: Frame) -> None:
+    s = frame.slots
+    variant = str(s["variant"])
+    state = str(s["state"])
+    locked = "cpuslocked" in variant
+    if frame.pc == 0:                      # take cpus_read_lock
+        if not locked and not _read_lock(r, frame):
+            from kvmplan.model.interp import Blocked
+            raise Blocked
+        section, index = _section(r, state)
+        r.w.cpuhp[state] = (section, index, s.get("up", ""), s.get("down", ""))
+        r.record(frame, None, f"register cpuhp state {state} [{section}]")
+        r.visible = True
+        if "nocalls" in variant or not s.get("up"):
+            frame.pc = 3
+        else:
+            s["todo"] = tuple(c for c in range(r.w.ncpus) if r.w.online[c])
+            s["done"] = ()
+            frame.pc = 1
+        return
+    if frame.pc == 1:                      # run `up` on the next online CPU
+        if "$cb" in s:
+            result = s.pop("$cb")
+            if result == "err":
+                r.record(frame, None, f"{s['up']} failed on CPU{s['cur']}: rolling back")
+                r.visible = True
+                s["todo"] = tuple(reversed(s["done"]))
+                frame.pc = 2
+                s["error"] = True
+                return
+            s["done"] = s["done"] + (s["cur"],)
+        todo = s["todo"]
+        if not todo:
+            frame.pc = 3
+            return
+        s["cur"], s["todo"] = todo[0], todo[1:]
+        _call_cb(r, frame, str(s["up"]), int(s["cur"]), "setup")
+        return
+    if frame.pc == 2:                      # failure: `down` on the CPUs done, unregister
+        s.pop("$cb", None)
+        todo = s["todo"]
+        if todo and s.get("down"):
+            s["todo"] = todo[1:]
+            _call_cb(r, frame, str(s["down"]), int(todo[0]), "setup")
+            return
+        r.w.cpuhp.pop(state, None)
+        frame.pc = 3
+        return
+    if not locked:
+        _read_unlock(r)
+    r.visible = True
+    r.ret("err" if s.get("error") else "ok")
+
+
+def _remove(r, frame: Frame) -> None:
+    s = frame.slots
+    variant = str(s["variant"])
+    state = str(s["state"])
+    locked = "cpuslocked" in variant
+    if frame.pc == 0:
+        if not locked and not _read_lock(r, frame):
+            from kvmplan.model.interp import Blocked
+            raise Blocked
+        reg = r.w.cpuhp.get(state)
+        down = reg[3] if reg else ""
+        s["down"] = down
+        s["todo"] = () if ("nocalls" in variant or not down) else tuple(
+            c for c in range(r.w.ncpus) if r.w.online[c])
+        r.record(frame, None, f"remove cpuhp state {state}")
+        r.visible = True
+        frame.pc = 1
+        return
+    if frame.pc == 1:
+        s.pop("$cb", None)
+        todo = s["todo"]
+        if todo:
+            s["todo"] = todo[1:]
+            _call_cb(r, frame, str(s["down"]), int(todo[0]), "setup")
+            return
+        r.w.cpuhp.pop(state, None)
+        if not locked:
+            _read_unlock(r)
+        r.visible = True
+        r.ret("ok")
+
+
+def _states(r, sections: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
+    regs = sorted((v[1], k) for k, v in r.w.cpuhp.items() if v[0] in sections)
+    names = tuple(k for _, k in regs)
+    return tuple(reversed(names)) if reverse else names
+
+
+def _up(r, frame: Frame) -> None:
+    """cpu_up(c): the hotplug thread's procedure (holds cpu_hotplug_lock for write)."""
+    s = frame.slots
+    c = int(s["cpu"])
+    w = r.w
+    if frame.pc == 0:
+        held = w.locks.get(HOTPLUG_LOCK)
+        if held:
+            from kvmplan.model.interp import Blocked
+            raise Blocked
+        w.locks[HOTPLUG_LOCK] = ("x", r.t.name)
+        r.record(frame, None, f"cpu_up(CPU{c}) begins: cpu_hotplug_lock taken for write")
+        r.visible = True
+        s["todo"] = _states(r, (PREPARE, STARTING))
+        s["done"] = ()
+        frame.pc = 1
+        return
+    if frame.pc == 1:                      # PREPARE and STARTING startup callbacks
+        if "$cb" in s:
+            s.pop("$cb")                   # STARTING: a returned error is ignored
+            s["done"] = s["done"] + (s["cur"],)
+        todo = s["todo"]
+        while todo:
+            state = todo[0]
+            todo = todo[1:]
+            up = w.cpuhp[state][2] if state in w.cpuhp else ""
+            if up:
+                s["cur"], s["todo"] = state, todo
+                section = w.cpuhp[state][0]
+                r.record(frame, None, f"{state} [{section}] startup on CPU{c}")
+                r.visible = True
+                _call_cb(r, frame, str(up), c if section == STARTING else 0, section)
+                return
+        w.online[c] = True
+        r.record(frame, None, f"CPU{c} marked online")
+        r.visible = True
+        s["todo"] = _states(r, (ONLINE,))
+        s["done"] = ()
+        frame.pc = 2
+        return
+    if frame.pc == 2:                      # ONLINE startup callbacks; a failure rolls back
+        if "$cb" in s:
+            result = s.pop("$cb")
+            if result == "err":
+                r.record(frame, None, f"{s['cur']} startup failed on CPU{c}: CPU online aborted")
+                r.visible = True
+                s["rollback"] = tuple(reversed(s["done"]))
+                frame.pc = 4
+                return
+            s["done"] = s["done"] + (s["cur"],)
+        todo = s["todo"]
+        while todo:
+            state = todo[0]
+            todo = todo[1:]
+            up = w.cpuhp[state][2] if state in w.cpuhp else ""
+            if up:
+                s["cur"], s["todo"] = state, todo
+                r.record(frame, None, f"{state} [ONLINE] startup on CPU{c}")
+                r.visible = True
+                _call_cb(r, frame, str(up), c, ONLINE)
+                return
+        w.active[c] = True
+        r.record(frame, None, f"CPU{c} active (schedulable)")
+        r.visible = True
+        frame.pc = 3
+        return
+    if frame.pc == 3:
+        w.locks.pop(HOTPLUG_LOCK, None)
+        r.record(frame, None, f"cpu_up(CPU{c}) done: cpu_hotplug_lock released")
+        r.visible = True
+        r.ret("ok")
+        return
+    if frame.pc == 4:                      # rollback of ONLINE states, then offline
+        s.pop("$cb", None)
+        todo = s["rollback"]
+        while todo:
+            state = todo[0]
+            todo = todo[1:]
+            down = w.cpuhp[state][3] if state in w.cpuhp else ""
+            if down:
+                s["rollback"] = todo
+                _call_cb(r, frame, str(down), c, ONLINE)
+                return
+        w.online[c] = False
+        s["rollback"] = _states(r, (PREPARE, STARTING), reverse=True)
+        r.record(frame, None, f"CPU{c} back offline")
+        r.visible = True
+        frame.pc = 5
+        return
+    if frame.pc == 5:
+        s.pop("$cb", None)
+        todo = s["rollback"]
+        while todo:
+            state = todo[0]
+            todo = todo[1:]
+            down = w.cpuhp[state][3] if state in w.cpuhp else ""
+            if down:
+                s["rollback"] = todo
+                section = w.cpuhp[state][0]
+                _call_cb(r, frame, str(down), c if section == STARTING else 0, section)
+                return
+        w.locks.pop(HOTPLUG_LOCK, None)
+        r.visible = True
+        r.ret("err")
+
+
+def _down(r, frame: Frame) -> None:
+    """cpu_down(c)."""
+    s = frame.slots
+    c = int(s["cpu"])
+    w = r.w
+    if frame.pc == 0:
+        held = w.locks.get(HOTPLUG_LOCK)
+        if held:
+            from kvmplan.model.interp import Blocked
+            raise Blocked
+        w.locks[HOTPLUG_LOCK] = ("x", r.t.name)
+        w.active[c] = False
+        r.record(frame, None, f"cpu_down(CPU{c}) begins: CPU inactive, cpu_hotplug_lock taken")
+        r.visible = True
+        s["todo"] = _states(r, (ONLINE,), reverse=True)
+        frame.pc = 1
+        return
+    if frame.pc in (1, 2):
+        s.pop("$cb", None)
+        todo = s["todo"]
+        while todo:
+            state = todo[0]
+            todo = todo[1:]
+            down = w.cpuhp[state][3] if state in w.cpuhp else ""
+            if down:
+                s["todo"] = todo
+                section = w.cpuhp[state][0]
+                r.record(frame, None, f"{state} [{section}] teardown on CPU{c}")
+                r.visible = True
+                _call_cb(r, frame, str(down), c if section in (ONLINE, STARTING) else 0, section)
+                return
+        if frame.pc == 1:
+            w.online[c] = False
+            r.record(frame, None, f"CPU{c} marked offline")
+            r.visible = True
+            s["todo"] = _states(r, (PREPARE, STARTING), reverse=True)
+            frame.pc = 2
+            return
+        w.locks.pop(HOTPLUG_LOCK, None)
+        r.record(frame, None, f"cpu_down(CPU{c}) done")
+        r.visible = True
+        r.ret("ok")

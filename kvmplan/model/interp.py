@@ -1,0 +1,561 @@
+"""Run one thread of the model for one transition.
+
+A transition executes local events (branches on local values, calls that
+touch no lifecycle state, assignments to locals) freely, and ends right
+after one visible event: a lock operation or any read or write of shared
+lifecycle state. See semantics.py for what each primitive means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kvmplan.cparse import events as ev
+from kvmplan.cparse.compile import strip_ref
+from kvmplan.cparse.events import Event
+from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
+from kvmplan.graph.view import describe
+from kvmplan.model.program import Program, errno_like
+from kvmplan.model.world import Frame, Thread, World
+
+_ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
+               "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
+_WARN = {"WARN_ON", "WARN_ON_ONCE", "WARN", "WARN_ONCE", "unlikely", "likely"}
+_MAX_LOCAL = 5000
+
+
+@dataclass
+class Step:
+    """One visible step of a trace."""
+
+    thread: str
+    cpu: int
+    event: str
+    function: str
+    file: str
+    line: int
+
+
+@dataclass
+class Violation:
+    rule: str
+    message: str
+    function: str
+    file: str
+    line: int
+
+
+@dataclass
+class Outcome:
+    world: World
+    steps: list[Step] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+
+class Blocked(Exception):
+    """The thread can't proceed (waits for a lock)."""
+
+
+class Runner:
+    def __init__(self, program: Program, world: World, tname: str, inject: bool):
+        self.p = program
+        self.w = world
+        self.t = world.thread(tname)
+        self.out = Outcome(world)
+        self.forks: list[Outcome] = []
+        self.inject = inject
+        self.visible = False
+
+    # --- helpers --------------------------------------------------------------
+    def fn(self, frame: Frame):
+        return self.p.functions[frame.key]
+
+    def record(self, frame: Frame, e: Event | None, text: str) -> None:
+        if frame.key.startswith("@"):
+            self.out.steps.append(Step(self.t.name, frame.cpu, text, frame.slots.get("fn", frame.key),
+                                       frame.slots.get("file", ""), int(frame.slots.get("line", 0))))
+            return
+        f = self.fn(frame)
+        self.out.steps.append(Step(self.t.name, frame.cpu, text, f.name, f.file, e.line if e else f.line))
+
+    def violate(self, rule: str, message: str, frame: Frame, line: int) -> None:
+        if frame.key.startswith("@"):
+            name, file = str(frame.slots.get("fn", frame.key)), str(frame.slots.get("file", ""))
+        else:
+            f = self.fn(frame)
+            name, file = f.name, f.file
+        self.out.violations.append(Violation(rule, message, name, file, line))
+
+    def value(self, frame: Frame, atom: str) -> object:
+        atom = atom.strip()
+        if atom in frame.slots:
+            return frame.slots[atom]
+        if atom.lstrip("-").isdigit():
+            return int(atom)
+        if errno_like(atom):
+            return "err"
+        if atom in ("true",):
+            return "t"
+        if atom in ("false",):
+            return "f"
+        if atom in self.w.globals:
+            return self.w.globals[atom]
+        return "?"
+
+    # --- the transition -------------------------------------------------------
+    def run(self) -> list[Outcome]:
+        budget = _MAX_LOCAL
+        while not self.visible and self.t.frames and budget > 0:
+            budget -= 1
+            frame = self.t.frames[-1]
+            if frame.key.startswith("@"):
+                from kvmplan.model.builtins import step_builtin
+                step_builtin(self, frame)
+                continue
+            fn = self.fn(frame)
+            if frame.pc >= len(fn.events):
+                self.ret("ok")
+                continue
+            self.event(frame, fn.events[frame.pc])
+        return [self.out] + self.forks
+
+    def push(self, key: str, cpu: int, ctx: str, args: dict[str, object] | None = None) -> None:
+        self.t.frames.append(Frame(key, 0, cpu, ctx, dict(args or {})))
+
+    def ret(self, value: object) -> None:
+        frame = self.t.frames.pop()
+        # guards and locks a function leaves held stay held (the code's own business)
+        self.t.retval = value
+        if self.t.frames:
+            caller = self.t.frames[-1]
+            slot = caller.slots.pop("$ret_slot", None)
+            if isinstance(slot, str) and slot:
+                caller.slots[slot] = value
+        del frame
+
+    def event(self, frame: Frame, e: Event) -> None:
+        k = e.kind
+        handler = _HANDLERS.get(k)
+        if handler is None:
+            frame.pc += 1
+            return
+        handler(self, frame, e)
+
+    # --- locks ----------------------------------------------------------------
+    def lock(self, frame: Frame, e: Event) -> None:
+        name = e.name
+        me = self.t.name
+        held = self.w.locks.get(name)
+        if e.mode in ("rcu", "srcu", "preempt", "irq", "irqsave", "spinlock_irqsave") and name == e.mode:
+            frame.pc += 1
+            return
+        if e.mode in ("read", "rwsem_read"):
+            if held and held[0] == "x" and held[1] != me:
+                raise Blocked
+            readers = tuple(sorted(set((held[1] if held and held[0] == "r" else ()) + (me,))))
+            self.w.locks[name] = ("r", readers)
+        else:
+            if held and held[0] == "x" and held[1] != me:
+                raise Blocked
+            if held and held[0] == "r" and any(r != me for r in held[1]):
+                raise Blocked
+            self.w.locks[name] = ("x", me)
+        self.record(frame, e, describe(e))
+        self.visible = True
+        frame.pc += 1
+
+    def unlock(self, frame: Frame, e: Event) -> None:
+        held = self.w.locks.get(e.name)
+        if held:
+            if held[0] == "r":
+                rest = tuple(r for r in held[1] if r != self.t.name)
+                if rest:
+                    self.w.locks[e.name] = ("r", rest)
+                else:
+                    del self.w.locks[e.name]
+            elif held[1] == self.t.name:
+                del self.w.locks[e.name]
+        self.record(frame, e, describe(e))
+        self.visible = True
+        frame.pc += 1
+
+    # --- control flow ---------------------------------------------------------
+    def branch(self, frame: Frame, e: Event) -> None:
+        truth = self.cond(frame, e.cond)
+        shared = _reads_shared(e.cond, self.w)
+        if truth is None:
+            side = self.p.failure_side.get((frame.key, frame.pc), "")
+            fallible = self.inject and self.w.failures_left > 0 and side and self.t.name == "init" \
+                and _cond_slots_unknown(e.cond, frame)
+            if fallible:
+                alt = self.w.copy()
+                alt.failures_left -= 1
+                runner = Runner(self.p, alt, self.t.name, self.inject)
+                af = runner.t.frames[-1]
+                runner.record(af, e, f"inject failure: {describe_cond(e.cond)}")
+                af.pc = af.pc + 1 if side == "then" else e.target
+                runner.visible = True
+                self.forks.extend(runner.run())
+            # take the side that is not the error path
+            truth = side == "else" if side else False
+        if shared:
+            self.visible = True
+            self.record(frame, e, f"if ({describe_cond(e.cond)}) -> {'yes' if truth else 'no'}")
+        frame.pc = frame.pc + 1 if truth else e.target
+
+    def cond(self, frame: Frame, c) -> bool | None:
+        if c is None:
+            return None
+        op = c[0]
+        if op == "slot":
+            return _truth(frame.slots.get(c[1], "?"))
+        if op == "global":
+            return _truth(self.w.globals[c[1]]) if c[1] in self.w.globals else None
+        if op == "const":
+            v = c[1]
+            return int(v, 0) != 0 if v.lstrip("-").isdigit() else None
+        if op == "not":
+            inner = self.cond(frame, c[1])
+            return None if inner is None else not inner
+        if op in ("and", "or"):
+            a, b = self.cond(frame, c[1]), self.cond(frame, c[2])
+            if op == "and":
+                return False if (a is False or b is False) else (None if None in (a, b) else True)
+            return True if (a is True or b is True) else (None if None in (a, b) else False)
+        if op == "cmp":
+            a, b = self.cval(frame, c[2]), self.cval(frame, c[3])
+            if a is None or b is None:
+                return None
+            if c[1] == "==":
+                return a == b
+            if c[1] == "!=":
+                return a != b
+            if isinstance(a, int) and isinstance(b, int):
+                return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[c[1]]
+            return None
+        return None
+
+    def cval(self, frame: Frame, c) -> object | None:
+        if c[0] == "slot":
+            v = frame.slots.get(c[1], "?")
+        elif c[0] == "global":
+            v = self.w.globals.get(c[1], "?")
+        elif c[0] == "const":
+            v = int(c[1], 0) if c[1].lstrip("-").isdigit() else c[1]
+        else:
+            return None
+        if v == "ok":
+            return 0
+        return None if v == "?" else v
+
+    def jump(self, frame: Frame, e: Event) -> None:
+        frame.pc = e.target if e.target >= 0 else len(self.fn(frame).events)
+
+    def label(self, frame: Frame, e: Event) -> None:
+        frame.pc += 1
+
+    def return_(self, frame: Frame, e: Event) -> None:
+        self.ret(self.value(frame, e.value) if e.value else "ok")
+
+    def assign(self, frame: Frame, e: Event) -> None:
+        if e.name in self.w.globals:
+            self.w.globals[e.name] = self.value(frame, e.value)
+            self.record(frame, e, f"{e.name} = {e.value}")
+            self.visible = True
+        else:
+            frame.slots[e.name] = self.value(frame, e.value)
+        frame.pc += 1
+
+    def loop(self, frame: Frame, e: Event) -> None:
+        key = f"$loop{frame.pc}"
+        if e.mode == "cpus":
+            if key not in frame.slots:
+                which = e.name
+                cpus = [c for c in range(self.w.ncpus) if self.w.online[c]] if which == "online" \
+                    else list(range(self.w.ncpus))
+                frame.slots[key] = tuple(cpus)
+            todo = frame.slots[key]
+            assert isinstance(todo, tuple)
+            if not todo:
+                del frame.slots[key]
+                frame.pc = e.target
+                return
+            if e.args:
+                frame.slots[e.args[0]] = todo[0]
+            frame.slots[key] = todo[1:]
+            frame.pc += 1
+            return
+        if key in frame.slots:
+            del frame.slots[key]
+            frame.pc = e.target
+            return
+        if _body_matters(self.p, frame.key, frame.pc, e.target):
+            frame.slots[key] = "once"
+            frame.pc += 1
+        else:
+            frame.pc = e.target
+
+    def loop_end(self, frame: Frame, e: Event) -> None:
+        frame.pc = e.target
+
+    # --- calls ----------------------------------------------------------------
+    def call(self, frame: Frame, e: Event) -> None:
+        target = self.p.targets.get((frame.key, frame.pc))
+        if e.kind == ev.CALL and e.name in _ATOMIC_OPS and e.args:
+            self.atomic(frame, e)
+            return
+        if e.kind == ev.CALL and e.name in _WARN and e.args:
+            if e.slot:
+                frame.slots[e.slot] = self.value(frame, e.args[0])
+            frame.pc += 1
+            return
+        if target is None or target.kind == "skip":
+            if e.slot:
+                frame.slots[e.slot] = "?"
+            frame.pc += 1
+            return
+        frame.pc += 1
+        if target.kind in ("enable", "disable"):
+            self.vendor(frame, e, target.kind, target.function)
+            return
+        frame.slots["$ret_slot"] = e.slot
+        self.push(target.function, frame.cpu, frame.ctx)
+
+    def atomic(self, frame: Frame, e: Event) -> None:
+        name = strip_ref(e.args[0])
+        op = _ATOMIC_OPS[e.name]
+        cur = self.w.globals.get(name, 0)
+        cur = cur if isinstance(cur, int) else 0
+        if op == "inc":
+            cur += 1
+        elif op == "dec":
+            cur -= 1
+        elif op == "set":
+            v = self.value(frame, e.args[1]) if len(e.args) > 1 else 0
+            cur = v if isinstance(v, int) else 0
+        self.w.globals[name] = cur
+        if e.slot:
+            frame.slots[e.slot] = cur
+        self.record(frame, e, f"{e.name}({name}) -> {cur}")
+        self.visible = True
+        frame.pc += 1
+
+    def vendor(self, frame: Frame, e: Event, kind: str, name: str) -> None:
+        c = frame.cpu
+        impl = self.p.graph.functions.get(name)
+        if kind == "enable":
+            if self.w.virt[c]:
+                self.violate("KVM003", f"{name} runs on CPU{c} where virtualization is already on",
+                             frame, e.line)
+                result: object = "err"
+                text = f"{name}() on CPU{c}: virtualization already on -> -EBUSY"
+            elif self.w.bad[c]:
+                result = "err"
+                text = f"{name}() on CPU{c} fails (this CPU can't enable virtualization)"
+                if _in_context(self.t, STARTING):
+                    self.violate("KVM004", f"{name} fails on CPU{c} inside a STARTING hotplug "
+                                 "callback, where the failure can't stop the CPU from coming online",
+                                 frame, e.line)
+            else:
+                self.w.virt[c] = True
+                result = "ok"
+                text = f"{name}() on CPU{c}: virtualization on"
+        else:
+            if not self.w.virt[c]:
+                self.violate("KVM003", f"{name} runs on CPU{c} where virtualization is off",
+                             frame, e.line)
+            self.w.virt[c] = False
+            result = "ok"
+            text = f"{name}() on CPU{c}: virtualization off"
+        if e.slot:
+            frame.slots[e.slot] = result
+        self.record(frame, e, text + (f" [{impl.file}:{impl.line}]" if impl else ""))
+        self.visible = True
+
+    def cross_call(self, frame: Frame, e: Event) -> None:
+        target = self.p.targets.get((frame.key, frame.pc))
+        frame.pc += 1
+        if target is None or target.kind == "skip":
+            return
+        if e.mode == "single":
+            cpu_atom = e.args[0] if e.args else ""
+            v = self.value(frame, cpu_atom)
+            cpus = [v] if isinstance(v, int) and 0 <= v < self.w.ncpus and self.w.online[v] else []
+        elif e.mode == "others":
+            cpus = [c for c in range(self.w.ncpus) if self.w.online[c] and c != frame.cpu]
+        else:
+            cpus = [c for c in range(self.w.ncpus) if self.w.online[c]]
+        self.record(frame, e, f"{e.value or 'cross call'} {e.name} on CPUs {cpus} (online now)"
+                    if False else f"cross call {e.name} on online CPUs {cpus}")
+        self.visible = True
+        f = self.fn(frame)
+        self.push("@cross", frame.cpu, frame.ctx, {"todo": tuple(cpus), "target": target.function,
+                                                   "kind": target.kind, "fn": f.name,
+                                                   "file": f.file, "line": e.line})
+
+    # --- shared state -----------------------------------------------------------
+    def count(self, frame: Frame, e: Event) -> None:
+        cur = self.w.globals.get(e.name, 0)
+        cur = cur if isinstance(cur, int) else 0
+        old = cur
+        if e.mode == "inc":
+            cur += 1
+        elif e.mode == "dec":
+            cur -= 1
+        else:
+            v = self.value(frame, e.value)
+            cur = v if isinstance(v, int) else cur
+        self.w.globals[e.name] = cur
+        if e.slot:
+            frame.slots[e.slot] = old if e.value == "old" else cur
+        self.record(frame, e, f"{e.name} {old} -> {cur}")
+        self.visible = True
+        frame.pc += 1
+
+    def percpu(self, frame: Frame, e: Event) -> None:
+        flags = self.w.percpu.setdefault(e.name, [False] * self.w.ncpus)
+        c = frame.cpu
+        if e.kind == ev.PERCPU_READ:
+            if e.slot:
+                frame.slots[e.slot] = "t" if flags[c] else "f"
+            self.record(frame, e, f"read {e.name}[CPU{c}] = {flags[c]}")
+        else:
+            flags[c] = e.value in ("set", "true", "1")
+            self.record(frame, e, f"{e.name}[CPU{c}] = {flags[c]}")
+        self.visible = True
+        frame.pc += 1
+
+    def list_op(self, frame: Frame, e: Event) -> None:
+        frame.pc += 1
+        if e.name not in self.p.vocab.get("list", ()):
+            return
+        if e.kind == ev.LIST_ADD:
+            self.w.vms += 1
+            self.t.owns_vm += 1
+        else:
+            self.w.vms = max(0, self.w.vms - 1)
+            self.t.owns_vm = max(0, self.t.owns_vm - 1)
+        self.record(frame, e, describe(e))
+        self.visible = True
+
+    def register(self, frame: Frame, e: Event) -> None:
+        item = (e.mode, e.name)
+        if e.kind == ev.REGISTER:
+            self.w.regs.add(item)
+        else:
+            self.w.regs.discard(item)
+        if e.slot:
+            frame.slots[e.slot] = "ok"
+        self.record(frame, e, describe(e))
+        self.visible = True
+        frame.pc += 1
+
+    def cpuhp(self, frame: Frame, e: Event) -> None:
+        f = self.fn(frame)
+        frame.pc += 1
+        frame.slots["$ret_slot"] = e.slot
+        args = list(e.args) + ["", "", "", ""]
+        state = args[0]
+        data = {"state": state, "variant": e.mode, "fn": f.name, "file": f.file, "line": e.line}
+        if e.kind == ev.CPUHP_SETUP:
+            data.update({"up": _resolve_cb(self.p, args[2], f), "down": _resolve_cb(self.p, args[3], f)})
+            self.push("@cpuhp_setup", frame.cpu, frame.ctx, data)
+        else:
+            self.push("@cpuhp_remove", frame.cpu, frame.ctx, data)
+
+    def noop(self, frame: Frame, e: Event) -> None:
+        frame.pc += 1
+
+
+def _resolve_cb(p: Program, expr: str, fn) -> str:
+    from kvmplan.graph.build import function_ref
+
+    for target, _ in function_ref(p.graph, expr, fn):
+        key = p.key_of(target)
+        if key in p.functions:
+            return key
+        return ""
+    return ""
+
+
+def _truth(v: object) -> bool | None:
+    if v == "ok" or v == "f":
+        return False
+    if v == "err" or v == "t":
+        return True
+    if isinstance(v, int):
+        return v != 0
+    return None
+
+
+def _reads_shared(c, w: World) -> bool:
+    if not c:
+        return False
+    if c[0] == "global":
+        return c[1] in w.globals
+    return any(isinstance(x, tuple) and _reads_shared(x, w) for x in c[1:])
+
+
+def _cond_slots_unknown(c, frame: Frame) -> bool:
+    if not c:
+        return False
+    if c[0] == "slot":
+        return frame.slots.get(c[1], "?") == "?"
+    return any(isinstance(x, tuple) and _cond_slots_unknown(x, frame) for x in c[1:])
+
+
+def describe_cond(c) -> str:
+    if not c:
+        return ""
+    op = c[0]
+    if op in ("slot", "global", "const", "unknown", "fault", "case"):
+        return str(c[1])
+    if op == "not":
+        return f"!{describe_cond(c[1])}"
+    if op in ("and", "or"):
+        return f"{describe_cond(c[1])} {'&&' if op == 'and' else '||'} {describe_cond(c[2])}"
+    if op == "cmp":
+        return f"{describe_cond(c[2])} {c[1]} {describe_cond(c[3])}"
+    return str(c)
+
+
+def _in_context(t: Thread, ctx: str) -> bool:
+    """Is the innermost hotplug/registration context of the thread `ctx`?"""
+    for f in reversed(t.frames):
+        if f.ctx in (STARTING, ONLINE, PREPARE, "setup", "IPI", "syscore"):
+            return f.ctx == ctx
+    return False
+
+
+_BODY_CACHE: dict[tuple[str, int], bool] = {}
+
+
+def _body_matters(p: Program, key: str, start: int, end: int) -> bool:
+    ck = (key, start)
+    if ck in _BODY_CACHE:
+        return _BODY_CACHE[ck]
+    fn = p.functions[key]
+    result = False
+    for i in range(start + 1, min(end, len(fn.events))):
+        e = fn.events[i]
+        if e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
+            t = p.targets.get((key, i))
+            if t is not None and t.kind != "skip":
+                result = True
+                break
+        elif e.kind not in (ev.BRANCH, ev.JUMP, ev.LABEL, ev.LOOP, ev.LOOP_END, ev.ASSIGN, ev.RETURN,
+                            ev.ASSERT, ev.ASM):
+            result = True
+            break
+    _BODY_CACHE[ck] = result
+    return result
+
+
+_HANDLERS = {
+    ev.LOCK: Runner.lock, ev.UNLOCK: Runner.unlock, ev.BRANCH: Runner.branch, ev.JUMP: Runner.jump,
+    ev.LABEL: Runner.label, ev.RETURN: Runner.return_, ev.ASSIGN: Runner.assign,
+    ev.LOOP: Runner.loop, ev.LOOP_END: Runner.loop_end, ev.CALL: Runner.call, ev.ICALL: Runner.call,
+    ev.CROSS_CALL: Runner.cross_call, ev.COUNT: Runner.count, ev.PERCPU_READ: Runner.percpu,
+    ev.PERCPU_WRITE: Runner.percpu, ev.LIST_ADD: Runner.list_op, ev.LIST_DEL: Runner.list_op,
+    ev.REGISTER: Runner.register, ev.UNREGISTER: Runner.register, ev.CPUHP_SETUP: Runner.cpuhp,
+    ev.CPUHP_REMOVE: Runner.cpuhp, ev.ASSERT: Runner.noop, ev.ASM: Runner.noop,
+}

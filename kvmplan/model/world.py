@@ -1,0 +1,85 @@
+"""The model's state: CPUs, locks, counters, registrations, VMs and threads.
+
+A World is mutable while one transition runs and is frozen into a hashable
+key between transitions (the explorer keeps keys, not Worlds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Value = object   # "ok" | "err" | "?" | "t" | "f" | int | str (named constant)
+
+
+@dataclass
+class Frame:
+    key: str                 # function key, or "@builtin"
+    pc: int
+    cpu: int
+    ctx: str                 # "", IPI, STARTING, ONLINE, PREPARE, setup, syscore, ...
+    slots: dict[str, object] = field(default_factory=dict)
+
+    def freeze(self) -> tuple:
+        return (self.key, self.pc, self.cpu, self.ctx, tuple(sorted(self.slots.items(), key=str)))
+
+
+@dataclass
+class Thread:
+    name: str
+    frames: list[Frame] = field(default_factory=list)
+    phase: int = 0           # the environment program's own progress
+    retval: object = "ok"
+    owns_vm: int = 0
+    done: bool = False
+
+    def freeze(self) -> tuple:
+        return (self.name, tuple(f.freeze() for f in self.frames), self.phase, self.retval,
+                self.owns_vm, self.done)
+
+
+@dataclass
+class World:
+    ncpus: int
+    online: list[bool]
+    active: list[bool]
+    virt: list[bool]
+    bad: list[bool]                       # this CPU can't enable virtualization
+    percpu: dict[str, list[bool]]         # KVM's per-CPU flags
+    globals: dict[str, object]            # counters, atomics, flags, system_state
+    locks: dict[str, tuple]               # lock → ("x", thread) | ("r", (threads...))
+    cpuhp: dict[str, tuple]               # state → (section, index, startup, teardown)
+    regs: set[tuple[str, str]]            # (kind, object) registrations: syscore, misc...
+    module: str                           # loading | live | gone
+    vms: int
+    threads: list[Thread]
+    hotplug_left: int
+    failures_left: int
+
+    def copy(self) -> "World":
+        return World(
+            ncpus=self.ncpus, online=list(self.online), active=list(self.active),
+            virt=list(self.virt), bad=list(self.bad),
+            percpu={k: list(v) for k, v in self.percpu.items()},
+            globals=dict(self.globals), locks=dict(self.locks), cpuhp=dict(self.cpuhp),
+            regs=set(self.regs), module=self.module, vms=self.vms,
+            threads=[Thread(t.name, [Frame(f.key, f.pc, f.cpu, f.ctx, dict(f.slots))
+                                     for f in t.frames], t.phase, t.retval, t.owns_vm, t.done)
+                     for t in self.threads],
+            hotplug_left=self.hotplug_left, failures_left=self.failures_left,
+        )
+
+    def freeze(self) -> tuple:
+        return (
+            tuple(self.online), tuple(self.active), tuple(self.virt), tuple(self.bad),
+            tuple(sorted((k, tuple(v)) for k, v in self.percpu.items())),
+            tuple(sorted(self.globals.items(), key=str)),
+            tuple(sorted(self.locks.items(), key=str)),
+            tuple(sorted(self.cpuhp.items())),
+            tuple(sorted(self.regs)), self.module, self.vms,
+            tuple(t.freeze() for t in self.threads), self.hotplug_left, self.failures_left,
+        )
+
+    def thread(self, name: str) -> Thread:
+        for t in self.threads:
+            if t.name == name:
+                return t
+        raise KeyError(name)
