@@ -280,12 +280,8 @@ def assemble(
         )
 
     patches = _attach_reply_trailers(patches, replies)
-    kept_replies = {r.message_id for r in replies}
-    stray = [
-        m
-        for m in unique
-        if m.message_id not in chosen_ids | kept_replies | patch_ids | reply_ids
-    ]
+    accounted = chosen_ids | patch_ids | reply_ids
+    stray = [m for m in unique if m.message_id not in accounted]
     for m in stray:
         diags.append(Diagnostic("info", f"not a patch or a reply, left aside: {m.subject!r}", m.message_id))
     if left_aside:
