@@ -52,9 +52,32 @@ def build_graph(tree: SourceTree, config: KernelConfig | None = None,
                 options: GraphOptions | None = None) -> HookGraph:
     config = config or default_config()
     options = options or GraphOptions()
+    config = config.with_defines(arch_defines(tree, config))
     units = parse_units(tree, config, options)
     return graph_from_units(str(tree.root), units, _cpuhp_states(tree, config),
                             _x86_ops(tree), options.vendor)
+
+
+# Headers every KVM file sees, whose plain `#define NAME` lines steer `#if`s
+# in common code (e.g. KVM_ARCH_WANT_MMU_NOTIFIER in 6.1's x86 kvm_host.h).
+ARCH_HEADERS = ("arch/x86/include/asm/kvm_host.h", "arch/x86/include/asm/kvm_types.h")
+_PLAIN_DEFINE = re.compile(r"^#\s*define\s+([A-Za-z_]\w*)(?:[ \t]+(\S[^\n]*))?$", re.M)
+
+
+def arch_defines(tree: SourceTree, config: KernelConfig) -> dict[str, str]:
+    """Object-like macros the arch headers define (in their active branches)."""
+    found: dict[str, str] = {}
+    for rel in ARCH_HEADERS:
+        data = tree.read(rel)
+        if data is None:
+            continue
+        text = mask_source(data, config).text.decode("utf-8", "replace")
+        for m in _PLAIN_DEFINE.finditer(text):
+            name, value = m.group(1), (m.group(2) or "").strip()
+            if name.startswith("_ASM") or name.endswith("_H"):
+                continue
+            found.setdefault(name, value or "1")
+    return found
 
 
 def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpState],
