@@ -32,7 +32,7 @@ def _register() -> None:
     from kvmplan.cli import series as _series  # noqa: F401
 
     _series.register(app)
-    for name in ("graph",):
+    for name in ("graph", "model"):
         try:
             module = __import__(f"kvmplan.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError:

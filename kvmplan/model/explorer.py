@@ -62,9 +62,13 @@ def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
 
 
 def _initial_globals(program: Program) -> dict[str, object]:
-    """Counters start at 0; module parameters at their declared defaults."""
+    """Counters start at 0; the lifecycle's module parameters (grammars/
+    lifecycle.txt) at the defaults their declarations give."""
     values: dict[str, object] = {name: 0 for name in program.vocab.get("counter", ())}
+    wanted = program.vocab.get("param", frozenset())
     for name, init in program.graph.params.items():
+        if name not in wanted:
+            continue
         if init in ("true", "false"):
             values[name] = "t" if init == "true" else "f"
         elif init.lstrip("-").isdigit():

@@ -1,0 +1,95 @@
+"""Model results as text, JSON or markdown (traces numbered, lockdep-like)."""
+
+from __future__ import annotations
+
+import json
+
+from kvmplan.model.explorer import Result
+
+RULE_NAMES = {
+    "KVM001": "all-online-enabled", "KVM002": "no-enable-without-user",
+    "KVM003": "no-double-enable", "KVM004": "enable-failure-handled",
+    "KVM005": "hotplug-window", "KVM006": "vm-list-race", "KVM007": "lock-order",
+    "KVM008": "unwind", "KVM009": "shutdown-final", "KVM010": "suspend-resume",
+    "KVM011": "setup-order", "KVM012": "unload-with-vms", "KVM013": "uret-context",
+    "KVM014": "tdx-online", "KVM015": "vcpu-config-frozen",
+}
+SEVERITY = {"KVM001": "error", "KVM003": "error", "KVM004": "error", "KVM007": "error"}
+
+
+def _where(step) -> str:
+    if step.file:
+        return f"{step.file}:{step.line}"
+    if step.thread == "env":
+        return "(model: initial state)"
+    if step.thread == "init" and step.event.startswith("module_init"):
+        return "(kernel: module loader)"
+    return "(kernel: cpu hotplug core)" if step.thread == "hotplug" else "(kernel)"
+
+
+def to_dict(result: Result, tree: str, cpus: int) -> dict:
+    return {
+        "tree": tree,
+        "cpus": cpus,
+        "findings": [
+            {
+                "rule": f.rule, "name": RULE_NAMES.get(f.rule, ""),
+                "severity": SEVERITY.get(f.rule, "warning"), "message": f.message,
+                "location": {"file": f.file, "line": f.line, "function": f.function},
+                "trace": [
+                    {"step": i + 1, "thread": s.thread, "cpu": s.cpu, "event": s.event,
+                     "function": s.function, "file": s.file, "line": s.line}
+                    for i, s in enumerate(f.trace)
+                ],
+            }
+            for f in result.findings
+        ],
+        "stats": {"states": result.states, "transitions": result.transitions,
+                  "seconds": round(result.seconds, 3), "bound_reached": result.bound_reached},
+    }
+
+
+def render_json(result: Result, tree: str, cpus: int, timing: bool = False) -> str:
+    data = to_dict(result, tree, cpus)
+    if not timing:
+        del data["stats"]["seconds"]   # byte-identical output for the same input
+    return json.dumps(data, indent=2) + "\n"
+
+
+def render_text(result: Result, tree: str, cpus: int, timing: bool = False) -> str:
+    out = []
+    for f in result.findings:
+        sev = SEVERITY.get(f.rule, "warning")
+        out.append(f"{f.file}:{f.line}: {sev}: {f.rule} {RULE_NAMES.get(f.rule, '')}: {f.message}")
+        out.append(f"  in {f.function}()")
+        for i, s in enumerate(f.trace, 1):
+            fn = f" {s.function}()" if s.function and s.file else ""
+            out.append(f"  {i:3}. [{s.thread} CPU{s.cpu}] {s.event}  --{fn} {_where(s)}")
+    stats = (f"{result.states} states, {result.transitions} transitions"
+             + (f", {result.seconds:.2f}s" if timing else "")
+             + (", BOUND REACHED: exploration incomplete" if result.bound_reached else ", exhaustive"))
+    out.append(f"{len(result.findings)} finding(s) on {tree} with {cpus} CPUs ({stats})")
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(result: Result, tree: str, cpus: int, timing: bool = False) -> str:
+    out = [f"# kvmplan model check: `{tree}` ({cpus} CPUs)", ""]
+    if not result.findings:
+        out.append("No property of the model is broken within the bounds.")
+    for f in result.findings:
+        out.append(f"## {f.rule} {RULE_NAMES.get(f.rule, '')} ({SEVERITY.get(f.rule, 'warning')})")
+        out.append("")
+        out.append(f"**{f.message}** at `{f.file}:{f.line}` in `{f.function}()`.")
+        out.append("")
+        out.append("| # | thread | CPU | event | where |")
+        out.append("|---|---|---|---|---|")
+        for i, s in enumerate(f.trace, 1):
+            where = f"`{s.function}()` {_where(s)}" if s.file else _where(s)
+            out.append(f"| {i} | {s.thread} | {s.cpu} | {s.event.replace('|', '/')} | {where} |")
+        out.append("")
+    out.append(f"_{result.states} states, {result.transitions} transitions"
+               + (", bound reached" if result.bound_reached else ", exhaustive within bounds") + "._")
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}

@@ -1,0 +1,93 @@
+"""The model on the real Debian kernel trees (issue: model, point 1)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from kvmplan.graph import build_graph
+from kvmplan.model import Bounds, Result, check
+from kvmplan.source import SourceTree
+
+
+@lru_cache(maxsize=None)
+def _check(root: str, cpus: int = 2) -> Result:
+    return check(build_graph(SourceTree(Path(root))), Bounds(cpus=cpus))
+
+
+def _rules(result: Result) -> set[str]:
+    return {f.rule for f in result.findings}
+
+
+def test_61_reports_enable_in_starting_callback(kernel_tree) -> None:
+    result = _check(str(kernel_tree("6.1")))
+    assert not result.bound_reached
+    kvm004 = [f for f in result.findings if f.rule == "KVM004"]
+    assert kvm004, _rules(result)
+    f = kvm004[0]
+    steps = [(s.function, s.event) for s in f.trace]
+    # the STARTING callback of the real tree runs the enable and it fails there
+    assert any(fn == "kvm_starting_cpu" for fn, _ in steps)
+    assert any(fn == "hardware_enable_nolock" for fn, _ in steps)
+    last = f.trace[-1]
+    assert last.function == "kvm_arch_hardware_enable" and "vmx_hardware_enable" in last.event
+    assert "fails" in last.event and last.cpu == 1
+    assert (f.file, f.function) == ("arch/x86/kvm/x86.c", "kvm_arch_hardware_enable")
+
+
+def test_61_reports_online_cpu_without_virtualization(kernel_tree) -> None:
+    result = _check(str(kernel_tree("6.1")))
+    kvm001 = [f for f in result.findings if f.rule == "KVM001"]
+    assert kvm001
+    trace = kvm001[0].trace
+    events = [s.event for s in trace]
+    assert any("list_add" in e for e in events), "a VM must exist in the trace"
+    assert "CPU1 active (schedulable)" in events[-1]
+    assert any(s.function == "kvm_starting_cpu" for s in trace)
+    # every code step points at a real line of the tree
+    root = Path(kernel_tree("6.1"))
+    for s in trace:
+        if s.file:
+            lines = (root / s.file).read_text(errors="replace").splitlines()
+            assert 0 < s.line <= len(lines)
+
+
+def test_612_has_neither_kvm004_nor_kvm001(kernel_tree) -> None:
+    result = _check(str(kernel_tree("6.12")))
+    assert not result.bound_reached
+    assert not {"KVM001", "KVM004"} & _rules(result)
+
+
+def test_no_double_enable_on_either_tree(kernel_tree) -> None:
+    for version in ("6.1", "6.12"):
+        assert "KVM003" not in _rules(_check(str(kernel_tree(version))))
+
+
+def test_three_cpus_same_verdicts(kernel_tree) -> None:
+    r61 = _check(str(kernel_tree("6.1")), 3)
+    r612 = _check(str(kernel_tree("6.12")), 3)
+    assert {"KVM001", "KVM004"} <= _rules(r61)
+    assert not {"KVM001", "KVM003", "KVM004"} & _rules(r612)
+
+
+def test_cli_json_is_deterministic_and_exit_codes(kernel_tree) -> None:
+    tree = kernel_tree("6.1")
+    cmd = [sys.executable, "-m", "kvmplan", "model", "check", "--tree", str(tree), "--format", "json"]
+    one = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    two = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert one.returncode == 1, one.stderr
+    assert one.stdout == two.stdout
+    data = json.loads(one.stdout)
+    f = data["findings"][0]
+    assert set(f) >= {"rule", "name", "severity", "message", "location", "trace"}
+    assert set(f["location"]) == {"file", "line", "function"}
+    assert set(f["trace"][0]) == {"step", "thread", "cpu", "event", "function", "file", "line"}
+    assert set(data["stats"]) >= {"states", "transitions", "bound_reached"}
+    clean = subprocess.run([sys.executable, "-m", "kvmplan", "model", "check", "--tree",
+                            str(kernel_tree("6.12"))], capture_output=True, text=True, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
