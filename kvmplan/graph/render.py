@@ -85,18 +85,25 @@ def _edge_label(kind: str, via: str, locks: tuple[str, ...]) -> str:
     return " | ".join(parts)
 
 
+def _unique_calls(view: Lifecycle) -> list:
+    """One edge per (caller, callee, kind): a graph drawing needs no repeats."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for c in view.calls:
+        key = (c.caller, c.callee, c.kind)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
 def render_dot(graph: HookGraph, view: Lifecycle) -> str:
     out = ["digraph kvm_lifecycle {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
     entry_names = {e.function for e in view.entries}
     for fn in view.functions:
         style = ', style=bold' if fn.name in entry_names else ""
         out.append(f'  {_id(fn.name)} [label="{fn.name}\\n{fn.file}:{fn.line}"{style}];')
-    seen: set[tuple[str, str, str]] = set()
-    for c in view.calls:
-        key = (c.caller, c.callee, c.kind)
-        if key in seen:
-            continue
-        seen.add(key)
+    for c in _unique_calls(view):
         label = _edge_label(c.kind, c.via, c.locks_held).replace('"', "'")
         style = ", style=dashed" if c.kind in ("cpuhp", "cross_call") else ""
         out.append(f'  {_id(c.caller)} -> {_id(c.callee)} [label="{label}"{style}];')
@@ -108,12 +115,7 @@ def render_mermaid(graph: HookGraph, view: Lifecycle) -> str:
     out = ["flowchart LR"]
     for fn in view.functions:
         out.append(f'  {_id(fn.name)}["{fn.name}<br/><small>{fn.file}:{fn.line}</small>"]')
-    seen: set[tuple[str, str, str]] = set()
-    for c in view.calls:
-        key = (c.caller, c.callee, c.kind)
-        if key in seen:
-            continue
-        seen.add(key)
+    for c in _unique_calls(view):
         label = _edge_label(c.kind, c.via, c.locks_held).replace('"', "'").replace("|", "/")
         arrow = "-.->" if c.kind in ("cpuhp", "cross_call") else "-->"
         out.append(f"  {_id(c.caller)} {arrow}{'|' + label + '|' if label else ''} {_id(c.callee)}")

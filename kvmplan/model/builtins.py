@@ -154,6 +154,32 @@ def _remove(r, frame: Frame) -> None:
         r.ret("ok")
 
 
+def _next_callback(r, frame: Frame, queue: str, which: int, c: int, announce: str = "") -> bool:
+    """Run the next registered callback of the states queued in slots[queue].
+
+    `which` is 2 for startup, 3 for teardown (positions in World.cpuhp
+    entries). STARTING/ONLINE callbacks run on the target CPU `c`, PREPARE
+    ones on the control CPU. Returns False when the queue is empty."""
+    s = frame.slots
+    todo = s[queue]
+    assert isinstance(todo, tuple)
+    while todo:
+        state, todo = todo[0], todo[1:]
+        entry = r.w.cpuhp.get(state)
+        callback = entry[which] if entry else ""
+        if callback:
+            s[queue] = todo
+            s["cur"] = state
+            section = entry[0]
+            if announce:
+                r.record(frame, None, f"{state} [{section}] {announce} on CPU{c}")
+                r.visible = True
+            _call_cb(r, frame, str(callback), c if section in (STARTING, ONLINE) else 0, section)
+            return True
+    s[queue] = ()
+    return False
+
+
 def _states(r, sections: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
     regs = sorted((v[1], k) for k, v in r.w.cpuhp.items() if v[0] in sections)
     names = tuple(k for _, k in regs)
@@ -181,18 +207,8 @@ def _up(r, frame: Frame) -> None:
         if "$cb" in s:
             s.pop("$cb")                   # STARTING: a returned error is ignored
             s["done"] = s["done"] + (s["cur"],)
-        todo = s["todo"]
-        while todo:
-            state = todo[0]
-            todo = todo[1:]
-            up = w.cpuhp[state][2] if state in w.cpuhp else ""
-            if up:
-                s["cur"], s["todo"] = state, todo
-                section = w.cpuhp[state][0]
-                r.record(frame, None, f"{state} [{section}] startup on CPU{c}")
-                r.visible = True
-                _call_cb(r, frame, str(up), c if section == STARTING else 0, section)
-                return
+        if _next_callback(r, frame, "todo", 2, c, "startup"):
+            return
         w.online[c] = True
         r.record(frame, None, f"CPU{c} marked online")
         r.visible = True
@@ -210,17 +226,8 @@ def _up(r, frame: Frame) -> None:
                 frame.pc = 4
                 return
             s["done"] = s["done"] + (s["cur"],)
-        todo = s["todo"]
-        while todo:
-            state = todo[0]
-            todo = todo[1:]
-            up = w.cpuhp[state][2] if state in w.cpuhp else ""
-            if up:
-                s["cur"], s["todo"] = state, todo
-                r.record(frame, None, f"{state} [ONLINE] startup on CPU{c}")
-                r.visible = True
-                _call_cb(r, frame, str(up), c, ONLINE)
-                return
+        if _next_callback(r, frame, "todo", 2, c, "startup"):
+            return
         w.active[c] = True
         r.record(frame, None, f"CPU{c} active (schedulable)")
         r.visible = True
@@ -234,15 +241,8 @@ def _up(r, frame: Frame) -> None:
         return
     if frame.pc == 4:                      # rollback of ONLINE states, then offline
         s.pop("$cb", None)
-        todo = s["rollback"]
-        while todo:
-            state = todo[0]
-            todo = todo[1:]
-            down = w.cpuhp[state][3] if state in w.cpuhp else ""
-            if down:
-                s["rollback"] = todo
-                _call_cb(r, frame, str(down), c, ONLINE)
-                return
+        if _next_callback(r, frame, "rollback", 3, c):
+            return
         w.online[c] = False
         s["rollback"] = _states(r, (PREPARE, STARTING), reverse=True)
         r.record(frame, None, f"CPU{c} back offline")
@@ -251,16 +251,8 @@ def _up(r, frame: Frame) -> None:
         return
     if frame.pc == 5:
         s.pop("$cb", None)
-        todo = s["rollback"]
-        while todo:
-            state = todo[0]
-            todo = todo[1:]
-            down = w.cpuhp[state][3] if state in w.cpuhp else ""
-            if down:
-                s["rollback"] = todo
-                section = w.cpuhp[state][0]
-                _call_cb(r, frame, str(down), c if section == STARTING else 0, section)
-                return
+        if _next_callback(r, frame, "rollback", 3, c):
+            return
         w.locks.pop(HOTPLUG_LOCK, None)
         r.visible = True
         r.ret("err")
@@ -285,18 +277,8 @@ def _down(r, frame: Frame) -> None:
         return
     if frame.pc in (1, 2):
         s.pop("$cb", None)
-        todo = s["todo"]
-        while todo:
-            state = todo[0]
-            todo = todo[1:]
-            down = w.cpuhp[state][3] if state in w.cpuhp else ""
-            if down:
-                s["todo"] = todo
-                section = w.cpuhp[state][0]
-                r.record(frame, None, f"{state} [{section}] teardown on CPU{c}")
-                r.visible = True
-                _call_cb(r, frame, str(down), c if section in (ONLINE, STARTING) else 0, section)
-                return
+        if _next_callback(r, frame, "todo", 3, c, "teardown"):
+            return
         if frame.pc == 1:
             w.online[c] = False
             r.record(frame, None, f"CPU{c} marked offline")
