@@ -25,6 +25,8 @@ import pytest
 
 from kvmplan.cparse.config import default_config
 from kvmplan.cparse.mask import inactive_lines, mask_source
+from kvmplan.graph.build import arch_defines
+from kvmplan.source import SourceTree
 from kvmplan.cparse.unit import parse_file
 
 SUBTREES = ("virt/kvm", "arch/x86/kvm")
@@ -72,7 +74,9 @@ def ctags_functions(root: Path) -> list[tuple[str, str, int]]:
 
 
 def measure(root: Path) -> Recall:
+    # the configuration the graph itself parses with: defaults + arch #defines
     config = default_config()
+    config = config.with_defines(arch_defines(SourceTree(root), config))
     result = Recall(root.name)
     by_file: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for file, name, line in ctags_functions(root):
