@@ -33,6 +33,17 @@ def render_text(graph: HookGraph, view: Lifecycle) -> str:
             locks = f"  holding {', '.join(s.locks_held)}" if s.locks_held else ""
             arrow = "*" if s.kind == "event" else "->"
             out.append(f"{'  ' * (s.depth + 1)}{arrow} {s.callee}  {s.file}:{s.line}{extra}{locks}")
+    if graph.errors:
+        shown = {f.name for f in view.functions}
+        mine = sorted((p for p in graph.errors if p.function in shown or not p.function),
+                      key=lambda p: (p.file, p.line))
+        out.append("")
+        out.append(f"parse diagnostics: {len(graph.errors)} places tree-sitter could not read "
+                   f"were skipped ({len(mine)} in the functions above or at file scope; "
+                   "all are listed by --format json)")
+        for p in mine:
+            where = f" in {p.function}()" if p.function else ""
+            out.append(f"  {p.file}:{p.line}{where}: {p.text}")
     return "\n".join(out) + "\n"
 
 

@@ -167,3 +167,13 @@ def test_cli_graph_bad_tree_is_one_line(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=False)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+def test_text_view_reports_skipped_code(g612: HookGraph) -> None:
+    from kvmplan.graph.render import render_text
+
+    text = render_text(g612, lifecycle(g612))
+    assert "cpuhp states" in text and "module_init: vmx_init" in text
+    tail = text.split("parse diagnostics:", 1)
+    assert len(tail) == 2, "skipped code must be reported"
+    assert "virt/kvm/kvm_main.c:" in tail[1]
