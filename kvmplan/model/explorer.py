@@ -86,10 +86,23 @@ def _vendor_init(graph: HookGraph) -> str:
     return ""
 
 
+# Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
+IRQS_OFF = frozenset({"IPI", "STARTING"})
+
+
+def _cpu_taken(w: World, t: Thread) -> bool:
+    """Another thread runs with IRQs off on the CPU `t` would run on."""
+    cpu = t.frames[-1].cpu
+    return any(u is not t and u.frames and u.frames[-1].ctx in IRQS_OFF and u.frames[-1].cpu == cpu
+               for u in w.threads)
+
+
 def successors(program: Program, w: World, inject: bool) -> list[Outcome]:
     out: list[Outcome] = []
     for t in w.threads:
         if t.done:
+            continue
+        if t.frames and _cpu_taken(w, t):
             continue
         if t.frames:
             nw = w.copy()

@@ -51,6 +51,8 @@ SEMANTICS: tuple[Semantics, ...] = (
               "shared counters, read and written as they are"),
     Semantics("__this_cpu_read/write, cpumask_test/set/clear_cpu on a per-CPU flag",
               "percpu", "KVM's per-CPU bookkeeping of the CPU the code runs on"),
+    Semantics("IRQs-off contexts (IPI callbacks, STARTING/DYING callbacks)", "scheduler",
+              "run to completion on their CPU: no other code runs on that CPU meanwhile"),
     Semantics("a call into code of the lifecycle", "call",
               "interpreted; calls that touch no lifecycle state are skipped and succeed"),
     Semantics("a branch the model can't evaluate", "branch",
