@@ -28,15 +28,11 @@ def _root() -> None:
 
 
 def _register() -> None:
-    # Imported here so that each command module can import `app`-free code only.
-    from kvmplan.cli import series as _series  # noqa: F401
+    # Command modules import their heavy dependencies inside the command, so
+    # `kvmplan --help` stays fast.
+    from kvmplan.cli import graph, model, series
 
-    _series.register(app)
-    for name in ("graph", "model"):
-        try:
-            module = __import__(f"kvmplan.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError:
-            continue
+    for module in (series, graph, model):
         module.register(app)
 
 

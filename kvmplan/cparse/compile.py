@@ -121,8 +121,6 @@ class FunctionCompiler:
                 i += 2
                 continue
             if child.type == "function_definition" and text(child.child_by_field_name("type")) in iterators():
-                # `for_each_online_cpu(cpu) { ... }` reads as a nested definition
-                # when the macro's only argument is an identifier.
                 self.iterator_definition(child)
                 i += 1
                 continue
@@ -151,37 +149,32 @@ class FunctionCompiler:
         call = self.iterator_head(head)
         assert call is not None
         name = text(call.child_by_field_name("function"))
-        args = self.arg_texts(call)
+        self.open_iterator(head, name, tuple(self.arg_texts(call)), body)
+
+    def iterator_definition(self, node: Node) -> None:
+        # `for_each_online_cpu(cpu) { ... }` reads as a nested definition
+        # when the macro's only argument is an identifier.
+        decl = node.child_by_field_name("declarator")
+        args = (declared_name(decl),) if decl is not None else ()
+        self.open_iterator(node, text(node.child_by_field_name("type")), args,
+                           node.child_by_field_name("body"))
+
+    def open_iterator(self, node: Node, name: str, args: tuple[str, ...], body: Node | None) -> None:
+        """An iterator or scope macro (grammars/iterators.txt) over `body`."""
         kind, operand = iterators()[name]
         if kind == "scope":
             # scoped_guard(mutex, &lock) { ... }: held for the block only
-            mode = args[0] if args else ""
+            mode = args[0] if args else name
             lock = strip_ref(args[1]) if len(args) > 1 else mode
-            self.emit(ev.LOCK, head, name=lock, mode=mode, scope="scoped")
-            self.statement(body)
-            self.emit(ev.UNLOCK, body, at_end=True, name=lock, mode=mode, scope="scoped")
+            self.emit(ev.LOCK, node, name=lock, mode=mode, scope="scoped")
+            if body is not None:
+                self.statement(body)
+            self.emit(ev.UNLOCK, body or node, at_end=True, name=lock, mode=mode, scope="scoped")
             return
         subject = operand
         if operand.startswith("a") and operand[1:].isdigit():
             idx = int(operand[1:])
             subject = member_name(args[idx]) if idx < len(args) else ""
-        self.loop(head, name, kind, tuple(args), subject, body)
-
-    def iterator_definition(self, node: Node) -> None:
-        name = text(node.child_by_field_name("type"))
-        decl = node.child_by_field_name("declarator")
-        args = (_declared_name(decl),) if decl is not None else ()
-        kind, operand = iterators()[name]
-        body = node.child_by_field_name("body")
-        if kind == "scope":
-            self.emit(ev.LOCK, node, name=args[0] if args else name, mode=name, scope="scoped")
-            if body is not None:
-                self.statement(body)
-            self.emit(ev.UNLOCK, body or node, at_end=True, name=args[0] if args else name,
-                      mode=name, scope="scoped")
-            return
-        subject = operand if not (operand.startswith("a") and operand[1:].isdigit()) else (
-            member_name(args[int(operand[1:])]) if int(operand[1:]) < len(args) else "")
         self.loop(node, name, kind, args, subject, body)
 
     def loop(self, node: Node, name: str, kind: str, args: tuple[str, ...], subject: str,
@@ -266,13 +259,13 @@ class FunctionCompiler:
         type_text = text(node.child_by_field_name("type"))
         for decl in node.children_by_field_name("declarator"):
             if decl.type == "init_declarator":
-                name = _declared_name(decl.child_by_field_name("declarator"))
+                name = declared_name(decl.child_by_field_name("declarator"))
                 self.locals[name] = type_text
                 value = decl.child_by_field_name("value")
                 if value is not None and value.type != "initializer_list":
                     self.assign(name, value, decl)
             else:
-                self.locals[_declared_name(decl)] = type_text
+                self.locals[declared_name(decl)] = type_text
 
     def if_statement(self, node: Node) -> None:
         cond = node.child_by_field_name("condition")
@@ -611,7 +604,7 @@ def _unparen(node: Node) -> Node:
     return node
 
 
-def _declared_name(node: Node | None) -> str:
+def declared_name(node: Node | None) -> str:
     while node is not None and node.type not in ("identifier", "field_identifier"):
         inner = node.child_by_field_name("declarator")
         if inner is None:
@@ -619,10 +612,6 @@ def _declared_name(node: Node | None) -> str:
             return text(named[0]) if named else text(node)
         node = inner
     return text(node)
-
-
-def declared_name(node: Node | None) -> str:
-    return _declared_name(node)
 
 
 def _successors(events: list[Event], i: int) -> list[int]:

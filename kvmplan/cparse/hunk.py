@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import re
 
-from tree_sitter import Parser
-
 from kvmplan.cparse.config import KernelConfig
 from kvmplan.cparse.events import Function
-from kvmplan.cparse.unit import language, parse_file
+from kvmplan.cparse.unit import parse_file
 
 _SECTION_NAME = re.compile(r"([A-Za-z_]\w*)\s*\(")
 
@@ -84,9 +82,3 @@ def _code_only(text: str) -> str:
     text = re.sub(r"//[^\n]*", " ", text)
     text = re.sub(r'"(?:\\.|[^"\\\n])*"', '""', text)
     return re.sub(r"'(?:\\.|[^'\\\n])'", "''", text)
-
-
-def parses(text: str) -> bool:
-    """True when tree-sitter reads the text without an ERROR node (for tests)."""
-    tree = Parser(language()).parse(text.encode())
-    return not tree.root_node.has_error

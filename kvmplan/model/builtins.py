@@ -4,8 +4,9 @@ phase, so it interleaves with other threads like any code."""
 
 from __future__ import annotations
 
+from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
-from kvmplan.model.world import Frame
+from kvmplan.model.world import Frame, acquire, release
 
 HOTPLUG_LOCK = "cpu_hotplug_lock"
 
@@ -29,7 +30,6 @@ def _cross(r, frame: Frame) -> None:
     frame.slots["todo"] = todo[1:]
     cpu = todo[0]
     if frame.slots.get("kind") == "enable" or frame.slots.get("kind") == "disable":
-        from kvmplan.cparse.events import Event
         fake = Event(kind="call", line=int(frame.slots.get("line", 0)), name=str(frame.slots["target"]))
         saved = frame.cpu
         frame.cpu = cpu
@@ -39,28 +39,9 @@ def _cross(r, frame: Frame) -> None:
     _call_cb(r, frame, str(frame.slots["target"]), cpu, "IPI")
 
 
-def _read_lock(r, frame: Frame) -> bool:
-    """cpus_read_lock(): False when hotplug holds the lock for write."""
-    held = r.w.locks.get(HOTPLUG_LOCK)
-    me = r.t.name
-    if held and held[0] == "x" and held[1] != me:
-        return False
-    if held and held[0] == "r" and me in held[1]:
-        r.violate("KVM007", "cpus_read_lock() taken again by a thread that already holds it: a "
-                  "waiting cpu_up/cpu_down deadlocks both", frame, int(frame.slots.get("line", 0)))
-    readers = tuple(sorted(set((held[1] if held and held[0] == "r" else ()) + (me,))))
-    r.w.locks[HOTPLUG_LOCK] = ("r", readers)
-    return True
-
-
-def _read_unlock(r) -> None:
-    held = r.w.locks.get(HOTPLUG_LOCK)
-    if held and held[0] == "r":
-        rest = tuple(x for x in held[1] if x != r.t.name)
-        if rest:
-            r.w.locks[HOTPLUG_LOCK] = ("r", rest)
-        else:
-            del r.w.locks[HOTPLUG_LOCK]
+def _read_lock(r, frame: Frame) -> None:
+    """cpus_read_lock() on behalf of cpuhp_setup_state/cpuhp_remove_state."""
+    r.take(frame, HOTPLUG_LOCK, True, int(frame.slots.get("line", 0)))
 
 
 def _section(r, state: str) -> tuple[str, int]:
@@ -74,9 +55,8 @@ def _setup(r, frame: Frame) -> None:
     state = str(s["state"])
     locked = "cpuslocked" in variant
     if frame.pc == 0:                      # take cpus_read_lock
-        if not locked and not _read_lock(r, frame):
-            from kvmplan.model.interp import Blocked
-            raise Blocked
+        if not locked:
+            _read_lock(r, frame)
         section, index = _section(r, state)
         r.w.cpuhp[state] = (section, index, s.get("up", ""), s.get("down", ""))
         r.record(frame, None, f"register cpuhp state {state} [{section}]")
@@ -117,7 +97,7 @@ def _setup(r, frame: Frame) -> None:
         frame.pc = 3
         return
     if not locked:
-        _read_unlock(r)
+        release(r.w, HOTPLUG_LOCK, r.t.name)
     r.visible = True
     r.ret("err" if s.get("error") else "ok")
 
@@ -128,9 +108,8 @@ def _remove(r, frame: Frame) -> None:
     state = str(s["state"])
     locked = "cpuslocked" in variant
     if frame.pc == 0:
-        if not locked and not _read_lock(r, frame):
-            from kvmplan.model.interp import Blocked
-            raise Blocked
+        if not locked:
+            _read_lock(r, frame)
         reg = r.w.cpuhp.get(state)
         down = reg[3] if reg else ""
         s["down"] = down
@@ -149,7 +128,7 @@ def _remove(r, frame: Frame) -> None:
             return
         r.w.cpuhp.pop(state, None)
         if not locked:
-            _read_unlock(r)
+            release(r.w, HOTPLUG_LOCK, r.t.name)
         r.visible = True
         r.ret("ok")
 
@@ -192,11 +171,7 @@ def _up(r, frame: Frame) -> None:
     c = int(s["cpu"])
     w = r.w
     if frame.pc == 0:
-        held = w.locks.get(HOTPLUG_LOCK)
-        if held:
-            from kvmplan.model.interp import Blocked
-            raise Blocked
-        w.locks[HOTPLUG_LOCK] = ("x", r.t.name)
+        acquire(w, HOTPLUG_LOCK, False, r.t.name)     # cpu_hotplug_lock for write
         r.record(frame, None, f"cpu_up(CPU{c}) begins: cpu_hotplug_lock taken for write")
         r.visible = True
         s["todo"] = _states(r, (PREPARE, STARTING))
@@ -234,7 +209,7 @@ def _up(r, frame: Frame) -> None:
         frame.pc = 3
         return
     if frame.pc == 3:
-        w.locks.pop(HOTPLUG_LOCK, None)
+        release(w, HOTPLUG_LOCK, r.t.name)
         r.record(frame, None, f"cpu_up(CPU{c}) done: cpu_hotplug_lock released")
         r.visible = True
         r.ret("ok")
@@ -253,7 +228,7 @@ def _up(r, frame: Frame) -> None:
         s.pop("$cb", None)
         if _next_callback(r, frame, "rollback", 3, c):
             return
-        w.locks.pop(HOTPLUG_LOCK, None)
+        release(w, HOTPLUG_LOCK, r.t.name)
         r.visible = True
         r.ret("err")
 
@@ -264,11 +239,7 @@ def _down(r, frame: Frame) -> None:
     c = int(s["cpu"])
     w = r.w
     if frame.pc == 0:
-        held = w.locks.get(HOTPLUG_LOCK)
-        if held:
-            from kvmplan.model.interp import Blocked
-            raise Blocked
-        w.locks[HOTPLUG_LOCK] = ("x", r.t.name)
+        acquire(w, HOTPLUG_LOCK, False, r.t.name)     # cpu_hotplug_lock for write
         w.active[c] = False
         r.record(frame, None, f"cpu_down(CPU{c}) begins: CPU inactive, cpu_hotplug_lock taken")
         r.visible = True
@@ -286,7 +257,7 @@ def _down(r, frame: Frame) -> None:
             s["todo"] = _states(r, (PREPARE, STARTING), reverse=True)
             frame.pc = 2
             return
-        w.locks.pop(HOTPLUG_LOCK, None)
+        release(w, HOTPLUG_LOCK, r.t.name)
         r.record(frame, None, f"cpu_down(CPU{c}) done")
         r.visible = True
         r.ret("ok")

@@ -9,10 +9,11 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from kvmplan.graph.hooks import HookGraph
-from kvmplan.model.interp import Blocked, Outcome, Runner, Step, Violation
+from kvmplan.graph.build import VENDOR_DIRS
+from kvmplan.model.interp import Outcome, Runner, Step, Violation
 from kvmplan.model.invariants import INVARIANTS
 from kvmplan.model.program import Program, build_program
-from kvmplan.model.world import Frame, Thread, World
+from kvmplan.model.world import Blocked, Frame, Thread, World
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,6 @@ def _initial_globals(program: Program) -> dict[str, object]:
 
 
 def _vendor_init(graph: HookGraph) -> str:
-    from kvmplan.graph.build import VENDOR_DIRS
-
     vdir = VENDOR_DIRS.get(graph.vendor, "")
     for e in graph.entries:
         if e.kind == "module_init" and e.file.startswith(vdir):

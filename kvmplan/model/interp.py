@@ -14,8 +14,10 @@ from kvmplan.cparse.compile import strip_ref
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.graph.view import describe
+from kvmplan.graph.build import function_ref
+from kvmplan.model.builtins import step_builtin
 from kvmplan.model.program import Program, errno_like
-from kvmplan.model.world import Frame, Thread, World
+from kvmplan.model.world import Blocked, Frame, Thread, World, acquire, release
 
 _ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
                "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
@@ -49,10 +51,6 @@ class Outcome:
     world: World
     steps: list[Step] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
-
-
-class Blocked(Exception):
-    """The thread can't proceed (waits for a lock)."""
 
 
 class Runner:
@@ -108,7 +106,6 @@ class Runner:
             budget -= 1
             frame = self.t.frames[-1]
             if frame.key.startswith("@"):
-                from kvmplan.model.builtins import step_builtin
                 step_builtin(self, frame)
                 continue
             fn = self.fn(frame)
@@ -142,38 +139,22 @@ class Runner:
 
     # --- locks ----------------------------------------------------------------
     def lock(self, frame: Frame, e: Event) -> None:
-        name = e.name
-        me = self.t.name
-        held = self.w.locks.get(name)
-        if e.mode in ("rcu", "srcu", "preempt", "irq", "irqsave", "spinlock_irqsave") and name == e.mode:
+        if e.mode in ("rcu", "srcu", "preempt", "irq", "irqsave", "spinlock_irqsave") and e.name == e.mode:
             frame.pc += 1
             return
-        if e.mode in ("read", "rwsem_read"):
-            if held and held[0] == "x" and held[1] != me:
-                raise Blocked
-            readers = tuple(sorted(set((held[1] if held and held[0] == "r" else ()) + (me,))))
-            self.w.locks[name] = ("r", readers)
-        else:
-            if held and held[0] == "x" and held[1] != me:
-                raise Blocked
-            if held and held[0] == "r" and any(r != me for r in held[1]):
-                raise Blocked
-            self.w.locks[name] = ("x", me)
+        self.take(frame, e.name, e.mode in ("read", "rwsem_read"), e.line)
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
 
+    def take(self, frame: Frame, lock: str, shared: bool, line: int) -> None:
+        """Acquire a lock (Blocked if it must wait); a recursive cpus_read_lock is KVM007."""
+        if acquire(self.w, lock, shared, self.t.name) and lock == "cpu_hotplug_lock":
+            self.violate("KVM007", "cpus_read_lock() taken again by a thread that already holds "
+                         "it: a waiting cpu_up/cpu_down deadlocks both", frame, line)
+
     def unlock(self, frame: Frame, e: Event) -> None:
-        held = self.w.locks.get(e.name)
-        if held:
-            if held[0] == "r":
-                rest = tuple(r for r in held[1] if r != self.t.name)
-                if rest:
-                    self.w.locks[e.name] = ("r", rest)
-                else:
-                    del self.w.locks[e.name]
-            elif held[1] == self.t.name:
-                del self.w.locks[e.name]
+        release(self.w, e.name, self.t.name)
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
@@ -384,8 +365,7 @@ class Runner:
             cpus = [c for c in range(self.w.ncpus) if self.w.online[c] and c != frame.cpu]
         else:
             cpus = [c for c in range(self.w.ncpus) if self.w.online[c]]
-        self.record(frame, e, f"{e.value or 'cross call'} {e.name} on CPUs {cpus} (online now)"
-                    if False else f"cross call {e.name} on online CPUs {cpus}")
+        self.record(frame, e, f"cross call {e.name} on online CPUs {cpus}")
         self.visible = True
         f = self.fn(frame)
         self.push("@cross", frame.cpu, frame.ctx, {"todo": tuple(cpus), "target": target.function,
@@ -467,8 +447,6 @@ class Runner:
 
 
 def _resolve_cb(p: Program, expr: str, fn) -> str:
-    from kvmplan.graph.build import function_ref
-
     for target, _ in function_ref(p.graph, expr, fn):
         key = p.key_of(target)
         if key in p.functions:
@@ -526,13 +504,10 @@ def _in_context(t: Thread, ctx: str) -> bool:
     return False
 
 
-_BODY_CACHE: dict[tuple[str, int], bool] = {}
-
-
 def _body_matters(p: Program, key: str, start: int, end: int) -> bool:
     ck = (key, start)
-    if ck in _BODY_CACHE:
-        return _BODY_CACHE[ck]
+    if ck in p.body_matters:
+        return p.body_matters[ck]
     fn = p.functions[key]
     result = False
     for i in range(start + 1, min(end, len(fn.events))):
@@ -546,7 +521,7 @@ def _body_matters(p: Program, key: str, start: int, end: int) -> bool:
                             ev.ASSERT, ev.ASM):
             result = True
             break
-    _BODY_CACHE[ck] = result
+    p.body_matters[ck] = result
     return result
 
 

@@ -5,7 +5,7 @@ so are interleaving points) or local (run without interleaving)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from kvmplan.cparse import events as ev
@@ -36,6 +36,8 @@ class Program:
     enable_fns: frozenset[str]
     disable_fns: frozenset[str]
     vocab: dict[str, frozenset[str]]
+    # (function key, loop index) → does the loop body touch lifecycle state?
+    body_matters: dict[tuple[str, int], bool] = field(default_factory=dict)
 
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)

@@ -83,3 +83,40 @@ class World:
             if t.name == name:
                 return t
         raise KeyError(name)
+
+
+class Blocked(Exception):
+    """The thread can't proceed now (it waits for a lock)."""
+
+
+def acquire(w: World, lock: str, shared: bool, me: str) -> bool:
+    """Take `lock` for thread `me`: shared (read side) or exclusive.
+
+    Raises Blocked when another thread holds it in a conflicting way. Returns
+    True when `me` already held it for read and takes it again (a recursive
+    read, which deadlocks against a waiting writer)."""
+    held = w.locks.get(lock)
+    if held and held[0] == "x" and held[1] != me:
+        raise Blocked
+    if shared:
+        readers = held[1] if held and held[0] == "r" else ()
+        w.locks[lock] = ("r", tuple(sorted(set(readers) | {me})))
+        return me in readers
+    if held and held[0] == "r" and any(r != me for r in held[1]):
+        raise Blocked
+    w.locks[lock] = ("x", me)
+    return False
+
+
+def release(w: World, lock: str, me: str) -> None:
+    held = w.locks.get(lock)
+    if not held:
+        return
+    if held[0] == "r":
+        rest = tuple(r for r in held[1] if r != me)
+        if rest:
+            w.locks[lock] = ("r", rest)
+        else:
+            del w.locks[lock]
+    elif held[1] == me:
+        del w.locks[lock]
