@@ -30,9 +30,9 @@ def _root() -> None:
 def _register() -> None:
     # Command modules import their heavy dependencies inside the command, so
     # `kvmplan --help` stays fast.
-    from kvmplan.cli import graph, model, series
+    from kvmplan.cli import graph, model, rules, series
 
-    for module in (series, graph, model):
+    for module in (series, graph, model, rules):
         module.register(app)
 
 

@@ -5,16 +5,7 @@ from __future__ import annotations
 import json
 
 from kvmplan.model.explorer import Result
-
-RULE_NAMES = {
-    "KVM001": "all-online-enabled", "KVM002": "no-enable-without-user",
-    "KVM003": "no-double-enable", "KVM004": "enable-failure-handled",
-    "KVM005": "hotplug-window", "KVM006": "vm-list-race", "KVM007": "lock-order",
-    "KVM008": "unwind", "KVM009": "shutdown-final", "KVM010": "suspend-resume",
-    "KVM011": "setup-order", "KVM012": "unload-with-vms", "KVM013": "uret-context",
-    "KVM014": "tdx-online", "KVM015": "vcpu-config-frozen",
-}
-SEVERITY = {"KVM001": "error", "KVM003": "error", "KVM004": "error", "KVM007": "error"}
+from kvmplan.rules import RULE_NAMES, SEVERITY
 
 
 def _where(step) -> str:

@@ -1,0 +1,59 @@
+"""KVM001 all-online-enabled: a VM never meets a CPU without virtualization."""
+
+from __future__ import annotations
+
+from kvmplan.rules import Rule
+
+_WHAT = """\
+On every state the explorer reaches: while vm_list is non-empty, every
+active (schedulable) CPU has hardware virtualization on (VMXON done,
+EFER.SVME set). A CPU still coming up and not yet active is exempt; the
+check bites once the scheduler may place a vCPU there."""
+
+_WHY = """\
+A vCPU thread can run on any active CPU. If that CPU never executed
+VMXON, the first VM entry faults and the VM dies with an unrecoverable
+error. KVM keeps the promise with two mechanisms that must cover for each
+other: enabling every online CPU when the first user appears
+(kvm_usage_count 0 -> 1), and a CPU-hotplug callback that enables each CPU
+brought up while the count is non-zero. A callback that forgets the
+enable, a failure that is swallowed (KVM004), or a pass over online CPUs
+that misses one being onlined (KVM005) each leave a hole."""
+
+_EXAMPLE = """\
+    static int kvm_online_cpu(unsigned int cpu)    /* CPUHP_AP_KVM_ONLINE */
+    {
+        mutex_lock(&kvm_lock);
+        /* missing: if (kvm_usage_count) hardware_enable_nolock(NULL); */
+        mutex_unlock(&kvm_lock);
+        return 0;
+    }
+
+A VM is created while CPU1 is offline, then CPU1 comes back:
+
+    x.c:50: error: KVM001 all-online-enabled: a VM exists while CPU1 is
+      online and schedulable with virtualization off
+      in kvm_online_cpu()
+       ...
+       19. [user CPU0] list_add(&kvm->vm_list, &vm_list)
+       20. [hotplug CPU0] cpu_up(CPU1) begins: cpu_hotplug_lock taken for write
+       22. [hotplug CPU0] CPUHP_AP_KVM_ONLINE [ONLINE] startup on CPU1
+       25. [hotplug CPU0] CPU1 active (schedulable)"""
+
+_FIX = """\
+In the ONLINE hotplug callback, enable whenever kvm_usage_count is
+non-zero and return the error, so a CPU that cannot enable is not brought
+online. When the first user enables all CPUs, hold cpus_read_lock() so no
+CPU can come up between that pass and the callback."""
+
+RULE: Rule = Rule(
+    code="KVM001",
+    name="all-online-enabled",
+    severity="error",
+    summary="While a VM exists, every schedulable CPU has virtualization on.",
+    what=_WHAT,
+    why=_WHY,
+    example=_EXAMPLE,
+    fix=_FIX,
+    checked="model: state predicate on every explored state.",
+)

@@ -1,0 +1,63 @@
+"""KVM003 no-double-enable: enable only where off, disable only where on."""
+
+from __future__ import annotations
+
+from kvmplan.rules import Rule
+
+_WHAT = """\
+Checked at each call of the vendor per-CPU enable (vmx_hardware_enable,
+vmx_enable_virtualization_cpu, the svm_* equivalents,
+cpu_enable_virtualization, raw VMXON): the CPU it runs on must have
+virtualization off. Each vendor disable must run on a CPU where it is on."""
+
+_WHY = """\
+VMXON on a CPU already in VMX operation fails, and KVM's vendor enable
+bails out earlier with -EBUSY when CR4.VMXE (or EFER.SVME) is set, so a
+spurious enable looks like broken hardware and fails VM creation or the
+CPU online. VMXOFF outside VMX operation raises #UD. KVM's per-CPU flag
+(cpus_hardware_enabled in older trees, later hardware_enabled and
+virtualization_enabled) makes enable and disable idempotent, but only
+when its test and its update cannot interleave with another enable on the
+same CPU, e.g. an IPI from VM creation landing between the hotplug
+callback's VMXON and its flag write."""
+
+_EXAMPLE = """\
+    static void enable_ipi(void *ign)
+    {
+        /* no check of a per-CPU "enabled" flag */
+        kvm_x86_call(enable_virtualization_cpu)();
+    }
+
+    /* kvm_create_vm(): */
+    on_each_cpu(enable_ipi, NULL, 1);
+
+Init already enabled every CPU through cpuhp_setup_state(ONLINE); VM
+creation then enables them again:
+
+    x.c:24: error: KVM003 no-double-enable: vmx_enable_virtualization_cpu
+      runs on CPU0 where virtualization is already on
+      in enable_ipi()
+        2. [init CPU0] vmx_enable_virtualization_cpu() on CPU0:
+           virtualization on
+       ...
+        7. [user CPU0] cross call enable_ipi on online CPUs [0, 1]
+        8. [user CPU0] vmx_enable_virtualization_cpu() on CPU0:
+           virtualization already on -> -EBUSY"""
+
+_FIX = """\
+Test and set the per-CPU flag around every enable and disable, and make
+the paths that reach it exclude each other: hold cpus_read_lock() across
+cross-CPU enabling so it cannot interleave with the hotplug callbacks."""
+
+RULE: Rule = Rule(
+    code="KVM003",
+    name="no-double-enable",
+    severity="error",
+    summary="Enable only where virtualization is off, disable only where on.",
+    what=_WHAT,
+    why=_WHY,
+    example=_EXAMPLE,
+    fix=_FIX,
+    checked="model: checked at each vendor enable/disable call, in every "
+    "explored interleaving.",
+)

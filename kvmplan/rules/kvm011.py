@@ -1,0 +1,57 @@
+"""KVM011 setup-order: during init, nothing is used before it is set up."""
+
+from __future__ import annotations
+
+from kvmplan.rules import Rule
+
+_WHAT = """\
+Two orderings in module init:
+  (a) once /dev/kvm is registered (misc_register), init does no further
+      lifecycle work (registrations, counter or per-CPU changes, cpuhp
+      setup): from that point userspace can create VMs against a
+      half-initialized KVM;
+  (b) for each consumer/producer pair declared by an `after` line in
+      grammars/lifecycle.txt, the consumer does not run before the
+      producer on any init path."""
+
+_WHY = """\
+/dev/kvm is the front door: KVM_CREATE_VM can arrive as soon as
+misc_register() returns. "KVM: Register /dev/kvm as the _very_ last
+thing during initialization" (2022) made it the last call of kvm_init(),
+and the 6.3 rework made kvm_init() the last call of vmx_init() and
+svm_init(), whose vendor code kept setting things up after it (the L1TF
+flush mode, per-CPU lists). Seed 004 (2022): kvm_mmu_vendor_module_init()
+allocated the MMU caches before the vendor's hardware_setup() had
+configured the MMU (TDP or not), so the allocation could not depend on
+that choice; the fix moved it to kvm_mmu_hardware_setup(), run after
+kvm_ops_update()."""
+
+_EXAMPLE = """\
+    r = misc_register(&kvm_dev);
+    if (r)
+        goto err_register;
+
+    register_syscore_ops(&kvm_syscore_ops);    /* /dev/kvm is already open */
+    return 0;
+
+Trace shape: init registers /dev/kvm and goes on; the finding points at
+register_syscore_ops() and names the misc_register() line before it."""
+
+_FIX = """\
+Make misc_register(&kvm_dev) the last step of the whole module init,
+vendor part included (kvm_init() last in vmx_init()/svm_init()), and
+unwind it first on failure. For a setup pair, call the consumer after
+the producer has returned, from the producer's caller."""
+
+RULE: Rule = Rule(
+    code="KVM011",
+    name="setup-order",
+    severity="warning",
+    summary="Init: no consumer before its producer; /dev/kvm comes last.",
+    what=_WHAT,
+    why=_WHY,
+    example=_EXAMPLE,
+    fix=_FIX,
+    checked="model: init paths, for work after misc_register() and for the "
+    "pairs in grammars/lifecycle.txt `after` lines.",
+)

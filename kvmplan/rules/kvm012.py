@@ -1,0 +1,50 @@
+"""KVM012 unload-with-vms: module exit leaves nothing that can still run."""
+
+from __future__ import annotations
+
+from kvmplan.rules import Rule
+
+_WHAT = """\
+When module exit completes, no VM exists and every registration the
+module made (cpuhp state, syscore ops, reboot notifier, /dev/kvm) has
+been removed. Anything left would run code or read data of a module that
+is gone."""
+
+_WHY = """\
+A VM's file descriptors and vCPU threads execute KVM text; a cpuhp
+state, syscore op or reboot notifier is a function pointer the core
+calls later, at the next hotplug, suspend or reboot. Commit 5f6de5cbebee
+("KVM: Prevent module exit until all VMs are freed") made each VM pin
+the module for that reason (seed 000 discusses the error path it
+added). kvm_exit() deregisters /dev/kvm first, so no new VM can appear,
+then removes the syscore ops, the reboot notifier and the cpuhp state;
+dropping one of them leaves a dangling callback."""
+
+_EXAMPLE = """\
+    void kvm_exit(void)
+    {
+        misc_deregister(&kvm_dev);
+        unregister_syscore_ops(&kvm_syscore_ops);
+        unregister_reboot_notifier(&kvm_reboot_notifier);
+        /* missing: cpuhp_remove_state_nocalls(CPUHP_AP_KVM_ONLINE); */
+    }
+
+Trace shape: init completes, the exit thread runs module_exit; the
+finding points at its end and lists the cpuhp state still registered."""
+
+_FIX = """\
+Make exit the mirror of init: deregister /dev/kvm first, let the VMs'
+module references keep the module alive while any VM exists, then remove
+every registration init made, in reverse order."""
+
+RULE: Rule = Rule(
+    code="KVM012",
+    name="unload-with-vms",
+    severity="error",
+    summary="Module exit leaves no VM and no registration behind.",
+    what=_WHAT,
+    why=_WHY,
+    example=_EXAMPLE,
+    fix=_FIX,
+    checked="model: checked when the exit thread completes module_exit.",
+)

@@ -1,0 +1,54 @@
+"""KVM013 uret-context: user-return MSR state is handled in task context."""
+
+from __future__ import annotations
+
+from kvmplan.rules import Rule
+
+_WHAT = """\
+kvm_user_return_msr_cpu_online(), which snapshots the host values of the
+user-return MSRs, and drop_user_return_notifiers() do not run from IPI
+(interrupt) context, e.g. inside a function sent with on_each_cpu() or
+smp_call_function*()."""
+
+_WHY = """\
+KVM restores some host MSRs lazily, on return to userspace, from a
+per-CPU snapshot. Taken from an IPI, the snapshot reads whatever the
+interrupted code had loaded. Seed 000 (Sean, 2022): "KVM snapshots MSRs
+from IRQ context, e.g. if an out-of-tree module is running VMs, the IRQ
+can interrupt the _guest_ and cause KVM to snapshot guest registers",
+which KVM would later "restore" into the host. The snapshot sits in the
+per-CPU enable (kvm_arch_hardware_enable()) for historical reasons only,
+and in 6.1 that is reached through on_each_cpu() when the first VM is
+created."""
+
+_EXAMPLE = """\
+    int kvm_arch_hardware_enable(void)
+    {
+        kvm_user_return_msr_cpu_online();    /* reads the current MSRs */
+        return static_call(kvm_x86_hardware_enable)();
+    }
+
+    /* hardware_enable_all(): */
+    on_each_cpu(hardware_enable_nolock, NULL, 1);
+
+Trace shape: VM creation sends the enable to every CPU; the finding
+points at the snapshot call and names the on_each_cpu() that sent it."""
+
+_FIX = """\
+Snapshot on first use instead: let kvm_set_user_return_msr() fill the
+per-CPU snapshot when a per-CPU flag says it is not initialized yet
+(Sean's proposal in seed 000), in task context with preemption off. Drop
+the notifiers from task context as well."""
+
+RULE: Rule = Rule(
+    code="KVM013",
+    name="uret-context",
+    severity="warning",
+    summary="User-return MSRs are not snapshotted or dropped in IRQ context.",
+    what=_WHAT,
+    why=_WHY,
+    example=_EXAMPLE,
+    fix=_FIX,
+    checked="model: checked when either function runs, from the context of "
+    "the step that reached it.",
+)

@@ -1,0 +1,52 @@
+"""KVM014 tdx-online: every CPU a TD can run on has done TDX per-CPU init."""
+
+from __future__ import annotations
+
+from kvmplan.rules import Rule
+
+_WHAT = """\
+While TDX is enabled (tdx_enable() succeeded) and a VM exists, every
+active CPU has done tdx_cpu_enable(). Separately, tdx_cpu_enable() only
+runs on a CPU with virtualization on (VMXON), which SEAMCALLs require."""
+
+_WHY = """\
+A TD's vCPUs can be scheduled on any active CPU and make SEAMCALLs
+there; a CPU that never ran tdx_cpu_enable() (TDH.SYS.LP.INIT) cannot.
+Seed 001 (2024): TDX per-CPU init was done once over the online CPUs in
+hardware setup, before kvm_init() registered the hotplug callback, so a
+CPU onlined in between lacked it. Holding cpus_read_lock() across all of
+vt_init() was ruled out (static_call_update() takes it again, KVM007).
+Kai's preferred option there is tdx_cpu_enable() right after VMXON in
+the per-CPU enable path: every online CPU is TDX-capable whenever a VM
+can run, and the window while no VM exists is accepted."""
+
+_EXAMPLE = """\
+    static int vt_hardware_enable(void)
+    {
+        int r = vmx_hardware_enable();
+
+        /* missing: if (!r && enable_tdx) r = tdx_cpu_enable(); */
+        return r;
+    }
+
+Trace shape: init runs tdx_enable() while CPU1 is offline; the user
+thread creates a VM; cpu_up(CPU1) does VMXON only; the finding names
+CPU1, active without TDX per-CPU init."""
+
+_FIX = """\
+Run tdx_cpu_enable() in the same ONLINE-section path as VMXON, right
+after it succeeds, and fail the online (or the VM creation) when it
+fails."""
+
+RULE: Rule = Rule(
+    code="KVM014",
+    name="tdx-online",
+    severity="error",
+    summary="With TDX on and a VM, every active CPU has TDX per-CPU init.",
+    what=_WHAT,
+    why=_WHY,
+    example=_EXAMPLE,
+    fix=_FIX,
+    checked="model: state predicate on every explored state, plus a check "
+    "at each tdx_cpu_enable() call.",
+)

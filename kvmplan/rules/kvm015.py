@@ -1,0 +1,52 @@
+"""KVM015 vcpu-config-frozen: VM-wide vCPU parameters freeze at first vCPU."""
+
+from __future__ import annotations
+
+from kvmplan.rules import Rule
+
+_WHAT = """\
+A VM-wide parameter that sizes or shapes per-vCPU state, such as
+max_vcpu_id (KVM_CAP_MAX_VCPU_ID), does not change once the first vCPU
+exists, and per-VM state sized by it is allocated under kvm->lock,
+serialized with vCPU creation."""
+
+_WHY = """\
+Seed 003 (Sean, 2022, reviewing VMX IPI virtualization): "max_vcpu_id
+absolutely needs to be constant after the first vCPU is created". The
+PID table is indexed by vCPU ID and sized from max_vcpu_id, which
+userspace sets after VM creation, so it could only be allocated at vCPU
+creation; there kvm_arch_vcpu_precreate() was not under kvm->lock, and
+two vCPU creations, or a late KVM_ENABLE_CAP, could race on the table
+and its size. kvm_arch_vcpu_precreate() was then moved under kvm->lock,
+and the table is allocated from it."""
+
+_EXAMPLE = """\
+    static int vmx_create_vcpu(struct kvm_vcpu *vcpu)
+    {
+        ...
+        /* every vCPU, sized by max_vcpu_ids, no kvm->lock */
+        if (vmx_can_use_ipiv(vcpu->kvm))
+            vmx_alloc_pid_table(to_kvm_vmx(vcpu->kvm));
+        ...
+    }
+
+The model reports nothing here: it does not run vCPU creation."""
+
+_FIX = """\
+Accept the parameter only before the first vCPU, or only once, checked
+under kvm->lock (as KVM_CAP_MAX_VCPU_ID is now set once). Allocate state
+sized by it in kvm_arch_vcpu_precreate(), which runs under kvm->lock."""
+
+RULE: Rule = Rule(
+    code="KVM015",
+    name="vcpu-config-frozen",
+    severity="warning",
+    summary="VM-wide vCPU parameters freeze once the first vCPU exists.",
+    what=_WHAT,
+    why=_WHY,
+    example=_EXAMPLE,
+    fix=_FIX,
+    checked="not checked: the model has no vCPU-creation ioctls; planned "
+    "for series analysis of diffs (a VM-wide parameter such as max_vcpu_id "
+    "written after vCPUs exist or without kvm->lock).",
+)

@@ -1,0 +1,89 @@
+"""The rules package: one documented module per code, names and severities
+fixed, and the model's renderer reading them from here."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import pytest
+
+from kvmplan import rules
+from kvmplan.model import render
+from kvmplan.rules import RULE_NAMES, RULES, SEVERITY, Rule, get
+
+CODES = [f"KVM{n:03d}" for n in range(1, 16)]
+
+STABLE_NAMES = {
+    "KVM001": "all-online-enabled", "KVM002": "no-enable-without-user",
+    "KVM003": "no-double-enable", "KVM004": "enable-failure-handled",
+    "KVM005": "hotplug-window", "KVM006": "vm-list-race", "KVM007": "lock-order",
+    "KVM008": "unwind", "KVM009": "shutdown-final", "KVM010": "suspend-resume",
+    "KVM011": "setup-order", "KVM012": "unload-with-vms", "KVM013": "uret-context",
+    "KVM014": "tdx-online", "KVM015": "vcpu-config-frozen",
+}
+ERRORS = {"KVM001", "KVM003", "KVM004", "KVM006", "KVM007", "KVM009", "KVM010",
+          "KVM012", "KVM014"}
+FIELDS = [f.name for f in dataclasses.fields(Rule)]
+PROSE = ("what", "why", "fix")
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_each_code_has_its_own_module(code: str) -> None:
+    module = importlib.import_module(f"kvmplan.rules.{code.lower()}")
+    rule = module.RULE
+    assert isinstance(rule, Rule)
+    assert rule.code == code
+    assert RULES[code] is rule
+    for name in FIELDS:
+        value = getattr(rule, name)
+        assert isinstance(value, str) and value.strip(), f"{code}.{name} is empty"
+        assert value == value.strip("\n"), f"{code}.{name} starts or ends with a blank line"
+        assert all(line == line.rstrip() for line in value.splitlines()), \
+            f"{code}.{name} has trailing whitespace"
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_one_line_fields_and_terminal_width(code: str) -> None:
+    rule = RULES[code]
+    for name in ("code", "name", "severity", "summary", "checked"):
+        assert "\n" not in getattr(rule, name), f"{code}.{name} must be one line"
+    assert len(rule.summary) <= 64, "the list view stays within 110 columns"
+    for name in PROSE:
+        for line in getattr(rule, name).splitlines():
+            assert len(line) <= 79, f"{code}.{name}: {line!r}"
+    for line in rule.example.splitlines():
+        assert len(line) <= 80, f"{code}.example: {line!r}"
+
+
+def test_codes_in_order_names_stable_and_unique() -> None:
+    assert list(RULES) == CODES
+    assert RULE_NAMES == STABLE_NAMES
+    assert list(RULE_NAMES) == CODES
+    assert len(set(RULE_NAMES.values())) == len(CODES)
+
+
+def test_severities() -> None:
+    assert {c for c, s in SEVERITY.items() if s == "error"} == ERRORS
+    assert {c for c, s in SEVERITY.items() if s == "warning"} == set(CODES) - ERRORS
+    assert all(RULES[c].severity == s for c, s in SEVERITY.items())
+
+
+def test_unchecked_rule_says_so() -> None:
+    assert RULES["KVM015"].checked.startswith("not checked")
+
+
+@pytest.mark.parametrize("key", ["KVM004", "kvm004", "Kvm004", " KVM004 ",
+                                 "enable-failure-handled", "Enable-Failure-Handled"])
+def test_get_by_code_or_name(key: str) -> None:
+    assert get(key) is RULES["KVM004"]
+
+
+@pytest.mark.parametrize("key", ["", "KVM016", "KVM4", "kvm", "enable", "KVM004x"])
+def test_get_unknown(key: str) -> None:
+    assert get(key) is None
+
+
+def test_model_renderer_reads_names_and_severities_from_the_package() -> None:
+    assert render.RULE_NAMES is rules.RULE_NAMES
+    assert render.SEVERITY is rules.SEVERITY
