@@ -43,7 +43,8 @@ def own_lifecycle_events(fn: Function) -> bool:
             return True
         if e.kind == ev.ASM and e.name in vocab.get("asm_enable", set()) | vocab.get("asm_disable", set()):
             return True
-        if e.kind == ev.CALL and e.name in vocab.get("fn_tdx_cpu", set()) | vocab.get("fn_tdx_enable", set()):
+        if e.kind == ev.CALL and e.name in (vocab.get("fn_tdx_cpu", set()) | vocab.get("fn_tdx_enable", set())
+                                            | vocab.get("fn_uret", set())):
             return True
     return False
 

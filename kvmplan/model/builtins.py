@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
-from kvmplan.model.world import Frame, acquire, release
+from kvmplan.model.world import Blocked, Frame, release
 
 HOTPLUG_LOCK = "cpu_hotplug_lock"
 
 
 def step_builtin(r, frame: Frame) -> None:  # r: interp.Runner
     {"@cross": _cross, "@cpuhp_setup": _setup, "@cpuhp_remove": _remove,
-     "@up": _up, "@down": _down}[frame.key](r, frame)
+     "@up": _up, "@down": _down, "@reboot": _reboot, "@suspend": _suspend}[frame.key](r, frame)
+
+
+def _unlock(r, lock: str) -> None:
+    release(r.w, lock, r.t.name)
+    r.w.sites.pop((lock, r.t.name), None)
 
 
 def _call_cb(r, frame: Frame, key: str, cpu: int, ctx: str) -> None:
@@ -22,6 +27,14 @@ def _call_cb(r, frame: Frame, key: str, cpu: int, ctx: str) -> None:
 
 
 def _cross(r, frame: Frame) -> None:
+    frame.slots.pop("$cb", None)            # an IPI callback's return value is lost
+    dropped = frame.slots.pop("$dropped", None)
+    if isinstance(dropped, tuple):
+        fn, file, line, what = dropped
+        r.out.violations.append(r.violation_at("KVM004", f"{what} inside an on_each_cpu()/IPI "
+                                               "callback that records the failure nowhere before "
+                                               "it returns: the caller never learns of it",
+                                               fn, file, line))
     todo = frame.slots["todo"]
     assert isinstance(todo, tuple)
     if not todo:
@@ -31,10 +44,10 @@ def _cross(r, frame: Frame) -> None:
     cpu = todo[0]
     if frame.slots.get("kind") == "enable" or frame.slots.get("kind") == "disable":
         fake = Event(kind="call", line=int(frame.slots.get("line", 0)), name=str(frame.slots["target"]))
-        saved = frame.cpu
-        frame.cpu = cpu
+        saved, saved_ctx = frame.cpu, frame.ctx
+        frame.cpu, frame.ctx = cpu, "IPI"
         r.vendor(frame, fake, str(frame.slots["kind"]), str(frame.slots["target"]))
-        frame.cpu = saved
+        frame.cpu, frame.ctx = saved, saved_ctx
         return
     _call_cb(r, frame, str(frame.slots["target"]), cpu, "IPI")
 
@@ -97,7 +110,7 @@ def _setup(r, frame: Frame) -> None:
         frame.pc = 3
         return
     if not locked:
-        release(r.w, HOTPLUG_LOCK, r.t.name)
+        _unlock(r, HOTPLUG_LOCK)
     r.visible = True
     r.ret("err" if s.get("error") else "ok")
 
@@ -128,7 +141,7 @@ def _remove(r, frame: Frame) -> None:
             return
         r.w.cpuhp.pop(state, None)
         if not locked:
-            release(r.w, HOTPLUG_LOCK, r.t.name)
+            _unlock(r, HOTPLUG_LOCK)
         r.visible = True
         r.ret("ok")
 
@@ -150,13 +163,33 @@ def _next_callback(r, frame: Frame, queue: str, which: int, c: int, announce: st
             s[queue] = todo
             s["cur"] = state
             section = entry[0]
-            if announce:
+            if announce:                   # only for the trace: nothing shared changes here
                 r.record(frame, None, f"{state} [{section}] {announce} on CPU{c}")
-                r.visible = True
             _call_cb(r, frame, str(callback), c if section in (STARTING, ONLINE) else 0, section)
             return True
     s[queue] = ()
     return False
+
+
+def _check_missed(r, c: int) -> None:
+    """KVM005, second half (see Runner.hotplug_window): CPU c is active without
+    the per-CPU work a pass over the online CPUs missed it for, while that
+    work still stands on a CPU the pass covered."""
+    w = r.w
+    marks = w.globals.get("$missed", ())
+    tdx = w.percpu.get("$tdx", [False] * w.ncpus)
+    for cpu, work, covered, how, fn, file, line in marks:
+        if cpu != c:
+            continue
+        done = w.virt if work == "enable" else tdx
+        if any(done[x] for x in covered):
+            what = "virtualization on" if work == "enable" else "TDX per-CPU init"
+            r.out.violations.append(r.violation_at(
+                "KVM005", f"{how} in {fn}() ran on CPUs {list(covered)} without excluding CPU "
+                f"hotplug while cpu_up(CPU{c}) was past its hotplug callbacks: CPU{c} is now "
+                f"online and schedulable without {what}", fn, file, line))
+    if marks:
+        w.globals["$missed"] = tuple(m for m in marks if m[0] != c)
 
 
 def _states(r, sections: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
@@ -171,7 +204,7 @@ def _up(r, frame: Frame) -> None:
     c = int(s["cpu"])
     w = r.w
     if frame.pc == 0:
-        acquire(w, HOTPLUG_LOCK, False, r.t.name)     # cpu_hotplug_lock for write
+        r.take(frame, HOTPLUG_LOCK, False, 0)        # cpu_hotplug_lock for write
         r.record(frame, None, f"cpu_up(CPU{c}) begins: cpu_hotplug_lock taken for write")
         r.visible = True
         s["todo"] = _states(r, (PREPARE, STARTING))
@@ -206,10 +239,11 @@ def _up(r, frame: Frame) -> None:
         w.active[c] = True
         r.record(frame, None, f"CPU{c} active (schedulable)")
         r.visible = True
+        _check_missed(r, c)
         frame.pc = 3
         return
     if frame.pc == 3:
-        release(w, HOTPLUG_LOCK, r.t.name)
+        _unlock(r, HOTPLUG_LOCK)
         r.record(frame, None, f"cpu_up(CPU{c}) done: cpu_hotplug_lock released")
         r.visible = True
         r.ret("ok")
@@ -219,6 +253,7 @@ def _up(r, frame: Frame) -> None:
         if _next_callback(r, frame, "rollback", 3, c):
             return
         w.online[c] = False
+        w.globals["$missed"] = tuple(m for m in w.globals.get("$missed", ()) if m[0] != c)
         s["rollback"] = _states(r, (PREPARE, STARTING), reverse=True)
         r.record(frame, None, f"CPU{c} back offline")
         r.visible = True
@@ -228,7 +263,7 @@ def _up(r, frame: Frame) -> None:
         s.pop("$cb", None)
         if _next_callback(r, frame, "rollback", 3, c):
             return
-        release(w, HOTPLUG_LOCK, r.t.name)
+        _unlock(r, HOTPLUG_LOCK)
         r.visible = True
         r.ret("err")
 
@@ -239,7 +274,7 @@ def _down(r, frame: Frame) -> None:
     c = int(s["cpu"])
     w = r.w
     if frame.pc == 0:
-        acquire(w, HOTPLUG_LOCK, False, r.t.name)     # cpu_hotplug_lock for write
+        r.take(frame, HOTPLUG_LOCK, False, 0)        # cpu_hotplug_lock for write
         w.active[c] = False
         r.record(frame, None, f"cpu_down(CPU{c}) begins: CPU inactive, cpu_hotplug_lock taken")
         r.visible = True
@@ -251,13 +286,152 @@ def _down(r, frame: Frame) -> None:
         if _next_callback(r, frame, "todo", 3, c, "teardown"):
             return
         if frame.pc == 1:
+            # take_cpu_down() runs under stop_machine(): every other CPU spins with
+            # IRQs off from the moment CPU{c} leaves cpu_online_mask until its DYING
+            # callbacks are done. It starts once no other thread holds a spinlock
+            # or runs with IRQs off.
+            if any(u is not r.t and (u.name in w.spinning or (u.frames and u.frames[-1].ctx in
+                                                               ("IPI", STARTING, "syscore")))
+                   for u in w.threads):
+                raise Blocked
+            w.globals["$stop_machine"] = r.t.name
             w.online[c] = False
-            r.record(frame, None, f"CPU{c} marked offline")
+            r.record(frame, None, f"stop_machine(): CPU{c} marked offline")
             r.visible = True
             s["todo"] = _states(r, (PREPARE, STARTING), reverse=True)
             frame.pc = 2
             return
-        release(w, HOTPLUG_LOCK, r.t.name)
+        w.globals.pop("$stop_machine", None)
+        _unlock(r, HOTPLUG_LOCK)
         r.record(frame, None, f"cpu_down(CPU{c}) done")
         r.visible = True
         r.ret("ok")
+
+
+def _callbacks(r, kinds: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
+    """Callbacks of the registrations in force, of the given kinds, in
+    registration-name order (reversed for suspend/shutdown)."""
+    found = [key for item in sorted(r.w.regs) for kind, key in r.p.callbacks.get(item, ())
+             if kind in kinds]
+    return tuple(reversed(found)) if reverse else tuple(found)
+
+
+def _run_next(r, frame: Frame, ctx: str) -> bool:
+    todo = frame.slots["todo"]
+    assert isinstance(todo, tuple)
+    if not todo:
+        return False
+    frame.slots["todo"] = todo[1:]
+    frame.slots["cur"] = todo[0]
+    fn = r.p.functions[str(todo[0])]
+    frame.slots.update({"fn": fn.name, "file": fn.file, "line": fn.line})
+    _call_cb(r, frame, str(todo[0]), 0, ctx)
+    return True
+
+
+def _reboot(r, frame: Frame) -> None:
+    """reboot: notifiers, system_state, cpu_hotplug_disable(), syscore shutdown,
+    firmware handoff (kernel_restart())."""
+    s = frame.slots
+    w = r.w
+    if "$cb" in s:                             # a KVM reboot/shutdown callback returned
+        s.pop("$cb")
+        w.globals["$virt_final"] = (str(s["cur"]), r.p.functions[str(s["cur"])].file)
+    if frame.pc == 0:                          # the reboot notifier chain
+        s["todo"] = _callbacks(r, ("reboot",))
+        frame.pc = 1
+    if frame.pc == 1:
+        if _run_next(r, frame, "reboot"):
+            return
+        w.globals["system_state"] = "SYSTEM_RESTART"
+        r.record(frame, None, "system_state = SYSTEM_RESTART")
+        r.visible = True
+        frame.pc = 2
+        return
+    if frame.pc == 2:
+        if w.thread("hotplug").frames:
+            raise Blocked                      # cpu_hotplug_disable() waits for it
+        w.globals["$hotplug_disabled"] = 1
+        r.record(frame, None, "migrate_to_reboot_cpu(): cpu_hotplug_disable()")
+        r.visible = True
+        s["todo"] = _callbacks(r, ("syscore_shutdown",), reverse=True)
+        frame.pc = 3
+        return
+    if frame.pc == 3:
+        if _run_next(r, frame, "shutdown"):
+            return
+        r.record(frame, None, "syscore_shutdown() done; machine_restart(): firmware takes over")
+        r.visible = True
+        for t in w.threads:
+            t.touch().done = True
+        r.t.frames.clear()
+
+
+def _suspend(r, frame: Frame) -> None:
+    """suspend to RAM and resume: tasks frozen, non-boot CPUs offlined, syscore
+    suspend (reverse order) and resume on the boot CPU with IRQs off, CPUs
+    onlined again. KVM010 if the CPUs' virtualization state then differs."""
+    s = frame.slots
+    w = r.w
+    if frame.pc == 0:
+        s["before"] = tuple(w.virt)
+        s["todo"] = tuple(c for c in range(1, w.ncpus) if w.online[c])
+        s["downed"] = s["todo"]
+        r.record(frame, None, f"suspend: tasks frozen, virtualization {_virt(s['before'])}; "
+                 "offlining non-boot CPUs")
+        r.visible = True
+        frame.pc = 1
+        return
+    if frame.pc in (1, 4):
+        s.pop("$cb", None)
+        todo = s["todo"]
+        assert isinstance(todo, tuple)
+        if todo:
+            s["todo"] = todo[1:]
+            up = frame.pc == 4
+            frame.slots["$ret_slot"] = "$cb"
+            r.push("@up" if up else "@down", 0, "hotplug",
+                   {"cpu": todo[0], "fn": "cpu_up" if up else "cpu_down"})
+            return
+        if frame.pc == 1:
+            s["todo"] = _callbacks(r, ("syscore_suspend",), reverse=True)
+            r.record(frame, None, "syscore_suspend() on CPU0, IRQs off")
+            r.visible = True
+            frame.pc = 2
+            return
+        after = tuple(w.virt)
+        before = s["before"]
+        assert isinstance(before, tuple)
+        w.globals.pop("$frozen", None)
+        r.record(frame, None, f"resume complete: virtualization {_virt(after)}")
+        r.visible = True
+        for c in range(w.ncpus):
+            if w.online[c] and before[c] and not after[c]:
+                r.violate("KVM010", f"CPU{c} had virtualization on before suspend and is online "
+                          "without it after resume", frame, 0)
+        r.ret("ok")
+        return
+    if frame.pc == 2:
+        s.pop("$cb", None)
+        if _run_next(r, frame, "syscore"):
+            return
+        s["todo"] = _callbacks(r, ("syscore_resume",))
+        w.virt[0] = False                      # the platform sleeps: CPU0 loses VMX/SVM state
+        r.record(frame, None, "platform sleeps and wakes: CPU0 comes back with virtualization "
+                 "off; syscore_resume() on CPU0, IRQs off")
+        r.visible = True
+        frame.pc = 3
+        return
+    if frame.pc == 3:
+        s.pop("$cb", None)
+        if _run_next(r, frame, "syscore"):
+            return
+        s["todo"] = s["downed"]
+        r.record(frame, None, "onlining non-boot CPUs again")
+        r.visible = True
+        frame.pc = 4
+
+
+def _virt(v: tuple) -> str:
+    on = [f"CPU{c}" for c, x in enumerate(v) if x]
+    return "on on " + ", ".join(on) if on else "off everywhere"

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.graph.build import VENDOR_DIRS
-from kvmplan.model.interp import Outcome, Runner, Step, Violation
+from kvmplan.model.builtins import HOTPLUG_LOCK
+from kvmplan.model.interp import LockEdge, Outcome, Runner, Step, Violation
 from kvmplan.model.invariants import INVARIANTS
 from kvmplan.model.program import Program, build_program
 from kvmplan.model.world import Blocked, Frame, Thread, World
@@ -20,8 +21,10 @@ from kvmplan.model.world import Blocked, Frame, Thread, World
 class Bounds:
     cpus: int = 2
     hotplug_events: int = 2
-    failures: int = 0          # injected failures of fallible init calls
+    failures: int = 0          # injected failures of fallible init / VM-creation calls
     max_states: int = 200_000
+    # system events, at most one per execution: suspend/resume, reboot, module unload
+    system: tuple[str, ...] = ("suspend", "reboot", "unload")
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Finding:
     file: str
     line: int
     trace: list[Step]
+    details: list[str] = field(default_factory=list)   # e.g. a lock-order chain
 
 
 @dataclass
@@ -52,12 +56,14 @@ def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
         threads = [Thread("init", [Frame(init_entry, 0, 0, "init")] if init_entry else [])]
         threads.append(Thread("user"))
         threads.append(Thread("hotplug"))
+        threads.append(Thread("system"))
         worlds.append(World(
             ncpus=bounds.cpus, online=[True] * bounds.cpus, active=[True] * bounds.cpus,
             virt=[False] * bounds.cpus, bad=[c == bad for c in range(bounds.cpus)], percpu={},
             globals=_initial_globals(program),
             locks={}, cpuhp={}, regs=set(), module="loading", vms=0, threads=threads,
             hotplug_left=bounds.hotplug_events, failures_left=bounds.failures,
+            system_left=1 if bounds.system else 0,
         ))
     return worlds
 
@@ -66,6 +72,7 @@ def _initial_globals(program: Program) -> dict[str, object]:
     """Counters start at 0; the lifecycle's module parameters (grammars/
     lifecycle.txt) at the defaults their declarations give."""
     values: dict[str, object] = {name: 0 for name in program.vocab.get("counter", ())}
+    values["system_state"] = "SYSTEM_RUNNING"
     wanted = program.vocab.get("param", frozenset())
     for name, init in program.graph.params.items():
         if name not in wanted:
@@ -77,16 +84,16 @@ def _initial_globals(program: Program) -> dict[str, object]:
     return values
 
 
-def _vendor_init(graph: HookGraph) -> str:
+def _vendor_init(graph: HookGraph, kind: str = "module_init") -> str:
     vdir = VENDOR_DIRS.get(graph.vendor, "")
     for e in graph.entries:
-        if e.kind == "module_init" and e.file.startswith(vdir):
+        if e.kind == kind and e.file.startswith(vdir):
             return e.function
     return ""
 
 
 # Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
-IRQS_OFF = frozenset({"IPI", "STARTING"})
+IRQS_OFF = frozenset({"IPI", "STARTING", "syscore"})
 
 
 def _cpu_taken(w: World, t: Thread) -> bool:
@@ -96,10 +103,12 @@ def _cpu_taken(w: World, t: Thread) -> bool:
                for u in w.threads)
 
 
-def successors(program: Program, w: World, inject: bool) -> list[Outcome]:
+def successors(program: Program, w: World, inject: bool,
+               system: tuple[str, ...] = ()) -> list[Outcome]:
     out: list[Outcome] = []
+    stopper = w.globals.get("$stop_machine")
     for t in w.threads:
-        if t.done:
+        if t.done or (stopper and t.name != stopper):
             continue
         if t.frames and _cpu_taken(w, t):
             continue
@@ -110,43 +119,75 @@ def successors(program: Program, w: World, inject: bool) -> list[Outcome]:
             except Blocked:
                 pass
             continue
-        out.extend(_environment(program, w, t))
+        for o in _environment(program, w, t, system):
+            out.extend(_start(program, o, t.name, inject))
     for o in out:
-        _finish_threads(o.world)
+        _finish_threads(program, o)
     return out
 
 
-def _environment(program: Program, w: World, t: Thread) -> list[Outcome]:
+def _start(program: Program, o: Outcome, name: str, inject: bool) -> list[Outcome]:
+    """Starting an operation only changes the starting thread, so it runs on
+    to its first visible event in the same transition (if it can't, because
+    it waits for a lock, it starts later instead)."""
+    t = o.world.thread(name)
+    if not t.frames or t.done:
+        return [o]
+    try:
+        runs = Runner(program, o.world, name, inject).run()
+    except Blocked:
+        return []
+    for run in runs:
+        run.steps[:0] = o.steps
+        run.violations[:0] = o.violations
+    return runs
+
+
+def _environment(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
     """What an idle environment thread may start now."""
     vocab = program.vocab
+    frozen = "$frozen" in w.globals
     if t.name == "init":
         nw = w.copy()
-        nt = nw.thread("init")
+        nt = nw.mutable("init")
         nt.done = True
         nw.module = "gone" if nt.retval == "err" else "live"
-        return [Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])]
+        out = Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])
+        if nw.module == "gone":
+            left = leftovers(program, nw)
+            if left:
+                fn = program.functions.get(_vendor_init(program.graph))
+                out.violations.append(Violation(
+                    "KVM008", "module init failed but leaves behind: " + "; ".join(left),
+                    fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
+        return [out]
+    if t.name == "system":
+        return _system(program, w, t, system)
+    if frozen:
+        return []
     if t.name == "user":
-        if w.module == "gone" or not any(k == "misc" for k, _ in w.regs):
+        if w.module in ("gone", "unloading") or not any(k == "misc" for k, _ in w.regs):
             return []
         names = vocab.get("vm_destroy" if t.phase == 1 else "vm_create", frozenset())
         key = next((n for n in sorted(names) if n in program.functions), "")
         if t.phase > 1 or not key:
             return []
         nw = w.copy()
-        nt = nw.thread("user")
+        nt = nw.mutable("user")
         nt.frames.append(Frame(key, 0, 0, "ioctl"))
         nt.phase += 1
+        nt.snap = _counters(program, nw)
         verb = "destroy" if t.phase == 1 else "create"
         return [Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
                                   program.functions[key].file, program.functions[key].line)])]
     if t.name == "hotplug":
-        if w.hotplug_left <= 0:
+        if w.hotplug_left <= 0 or "$hotplug_disabled" in w.globals:
             return []
         outs = []
         for c in range(1, w.ncpus):
             nw = w.copy()
             nw.hotplug_left -= 1
-            nt = nw.thread("hotplug")
+            nt = nw.mutable("hotplug")
             key = "@down" if w.online[c] else "@up"
             nt.frames.append(Frame(key, 0, 0, "hotplug", {"cpu": c, "fn": "cpu_down" if w.online[c]
                                                                    else "cpu_up"}))
@@ -155,12 +196,105 @@ def _environment(program: Program, w: World, t: Thread) -> list[Outcome]:
     return []
 
 
-def _finish_threads(w: World) -> None:
+def _system(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
+    """One system event per execution: reboot at any time; suspend/resume or
+    module unload once the module is live, no VM ioctl is running and (for
+    unload) no VM holds a module reference."""
+    if t.phase == 3 and w.module == "unloading":           # module_exit returned
+        nw = w.copy()
+        nw.module = "gone"
+        nw.mutable("system").done = True
+        out = Outcome(nw, [Step("system", 0, "module_exit returned: module text and data freed",
+                                "", "", 0)])
+        left = leftovers(program, nw, state=False)
+        if left:
+            fn = program.functions.get(_vendor_init(program.graph, "module_exit"))
+            out.violations.append(Violation(
+                "KVM012", "module unloaded while something can still call into it: "
+                + "; ".join(left), fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
+        return [out]
+    if w.system_left <= 0:
+        return []
+    quiet = not w.thread("user").frames and not w.thread("hotplug").frames \
+        and w.thread("init").done and w.module == "live"
+    outs = []
+    for event in program_system_events(program, w, quiet, system):
+        nw = w.copy()
+        nw.system_left -= 1
+        nt = nw.mutable("system")
+        if event == "reboot":
+            nt.phase = 1
+            nt.frames.append(Frame("@reboot", 0, 0, "reboot", {"fn": "kernel_restart"}))
+            text = "reboot -f: kernel_restart() begins"
+        elif event == "suspend":
+            nt.phase = 2
+            nw.globals["$frozen"] = 1              # tasks freeze before anything else
+            nt.frames.append(Frame("@suspend", 0, 0, "pm", {"fn": "suspend_devices_and_enter"}))
+            text = "suspend to RAM begins"
+        else:
+            nt.phase = 3
+            nw.module = "unloading"
+            exit_key = _vendor_init(program.graph, "module_exit")
+            nt.frames.append(Frame(exit_key, 0, 0, "exit"))
+            text = f"rmmod: module_exit {exit_key}() begins"
+        outs.append(Outcome(nw, [Step("system", 0, text, "", "", 0)]))
+    return outs
+
+
+def program_system_events(program: Program, w: World, quiet: bool,
+                          bounds_events: tuple[str, ...]) -> list[str]:
+    events = []
+    if "reboot" in bounds_events:
+        events.append("reboot")
+    if quiet and "suspend" in bounds_events:
+        events.append("suspend")
+    exit_key = _vendor_init(program.graph, "module_exit")
+    if quiet and "unload" in bounds_events and w.vms == 0 and exit_key in program.functions:
+        events.append("unload")
+    return events
+
+
+def _counters(program: Program, w: World) -> tuple:
+    return tuple((name, w.globals.get(name, 0)) for name in sorted(program.vocab.get("counter", ()))
+                 if name in w.globals)
+
+
+def leftovers(program: Program, w: World, state: bool = True) -> list[str]:
+    """What a module that is gone left behind: registrations and VMs (which
+    can call into its code), and with `state` also counts and virtualization
+    left on (which a failed init must undo)."""
+    left = [f"{kind} registration {name}" for kind, name in sorted(w.regs)]
+    left += [f"cpuhp state {state}" for state in sorted(w.cpuhp)]
+    if w.vms:
+        left.append(f"{w.vms} VM(s) on vm_list")
+    if state:
+        left += [f"{name} = {v}" for name, v in _counters(program, w) if v]
+        left += [f"virtualization on on CPU{c}" for c in range(w.ncpus) if w.virt[c]]
+    return left
+
+
+def _finish_threads(program: Program, o: Outcome) -> None:
+    w = o.world
     for t in w.threads:
-        if t.name == "user" and not t.frames and t.phase == 1 and t.owns_vm == 0:
-            t.done = True
-        if t.name == "user" and not t.frames and t.phase == 2:
-            t.done = True
+        if t.name == "user" and not t.frames and t.phase == 1 and not t.done \
+                and (t.owns_vm == 0 or t.retval == "err"):
+            t.touch().done = True
+            if t.retval == "err" and w.thread("init").done:
+                changed = [f"{name} {before} -> {w.globals.get(name, 0)}"
+                           for name, before in t.snap if w.globals.get(name, 0) != before]
+                if t.owns_vm:
+                    changed.append("the VM stays on vm_list")
+                if changed:
+                    key = next((n for n in sorted(program.vocab.get("vm_create", ()))
+                                if n in program.functions), "")
+                    fn = program.functions[key]
+                    o.violations.append(Violation(
+                        "KVM008", "VM creation failed but leaves behind: " + "; ".join(changed),
+                        fn.name, fn.file, fn.line))
+        if t.name == "user" and not t.frames and t.phase == 2 and not t.done:
+            t.touch().done = True
+        if t.name == "system" and not t.frames and t.phase in (1, 2) and not t.done:
+            t.touch().done = True
 
 
 def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> Result:
@@ -174,28 +308,33 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
             parents[key] = (None, [Step("env", c, f"CPU{c} can't enable virtualization", "", "", 0)
                                    for c in range(w.ncpus) if w.bad[c]])
             queue.append((key, w))
-    findings: dict[tuple[str, str, int], Finding] = {}
-    seen_rules: set[str] = set()
+    # a state property once (by rule), an action's violation once per location
+    findings: dict[object, Finding] = {}
+    # first occurrence of each lock-order edge: (held, lock) → (edge, state key, steps)
+    edges: dict[tuple[str, str], tuple[LockEdge, tuple, list[Step]]] = {}
     transitions = 0
     bound = False
     while queue:
         key, w = queue.popleft()
-        for o in successors(program, w, inject):
+        for o in successors(program, w, inject, bounds.system):
             transitions += 1
             nkey = o.world.freeze()
-            broken = [v for v in o.violations]
             for inv in INVARIANTS:
-                for b in inv(o.world):
-                    v = _locate(b.rule, b.message, b.cpu, _trace(parents, key) + o.steps)
-                    broken.append(v)
-            for v in broken:
+                for b in inv(program, o.world):
+                    if b.rule in findings or (rules and b.rule not in rules):
+                        continue
+                    trace = _trace(parents, key) + o.steps
+                    v = _locate(b.rule, b.message, b.cpu, trace)
+                    findings[b.rule] = Finding(v.rule, v.message, v.function, v.file, v.line, trace)
+            for v in o.violations:
                 if rules and v.rule not in rules:
                     continue
-                if v.rule in seen_rules:
-                    continue
-                seen_rules.add(v.rule)
-                findings[(v.rule, v.file, v.line)] = Finding(
-                    v.rule, v.message, v.function, v.file, v.line, _trace(parents, key) + o.steps)
+                fkey = (v.rule, v.file, v.line)
+                if fkey not in findings:
+                    findings[fkey] = Finding(v.rule, v.message, v.function, v.file, v.line,
+                                             _trace(parents, key) + o.steps)
+            for edge in o.edges:
+                edges.setdefault((edge.held, edge.lock), (edge, key, o.steps))
             if nkey in parents:
                 continue
             parents[nkey] = (key, o.steps)
@@ -204,9 +343,77 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
                 queue.clear()
                 break
             queue.append((nkey, o.world))
+    if not rules or "KVM007" in rules:
+        for f in lock_cycles(edges, parents):
+            findings.setdefault(("KVM007", f.file, f.line), f)
     seconds = time.perf_counter() - start
-    ordered = sorted(findings.values(), key=lambda f: (f.rule, f.file, f.line))
+    ordered = sorted(findings.values(), key=lambda f: (f.rule, f.file, f.line, f.message))
     return Result(ordered, len(parents), transitions, seconds, bound)
+
+
+def _conflict(lock: str, held_mode: str, wanted_mode: str) -> bool:
+    """Can a thread holding `lock` in held_mode block one that wants it in
+    wanted_mode? Readers share, except on cpu_hotplug_lock: a percpu rwsem
+    lets a waiting writer block new readers, and cpu_up/cpu_down are writers."""
+    return not (held_mode == "r" and wanted_mode == "r") or lock == HOTPLUG_LOCK
+
+
+def lock_cycles(edges: dict[tuple[str, str], tuple[LockEdge, tuple, list[Step]]],
+                parents: dict[tuple, tuple[tuple | None, list[Step]]]) -> list[Finding]:
+    """KVM007: cycles of two or three locks in the order graph whose edges come
+    from at least two threads and can really block each other."""
+    succ: dict[str, list[str]] = {}
+    for held, lock in sorted(edges):
+        succ.setdefault(held, []).append(lock)
+    cycles: set[tuple[str, ...]] = set()
+    for a in sorted(succ):
+        for b in succ.get(a, ()):
+            if a in succ.get(b, ()):
+                cycles.add(_rotate((a, b)))
+            for c in succ.get(b, ()):
+                if c not in (a, b) and a in succ.get(c, ()):
+                    cycles.add(_rotate((a, b, c)))
+    out = []
+    for cycle in sorted(cycles):
+        chain = [edges[(cycle[i], cycle[(i + 1) % len(cycle)])] for i in range(len(cycle))]
+        if len({e.thread for e, _, _ in chain}) < 2:
+            continue
+        # at each lock: the edge that holds it against the edge that wants it
+        if not all(_conflict(chain[i][0].held, chain[i][0].held_mode, chain[i - 1][0].mode)
+                   for i in range(len(chain))):
+            continue
+        details = ["possible circular locking dependency:"]
+        for e, _, _ in chain:
+            details.append(f"  {e.thread}: holds {_mode(e.held, e.held_mode)} (taken in "
+                           f"{_at(e.held_site)}) and takes {_mode(e.lock, e.mode)} in {_at(e.site)}")
+        details.append("possible scenario:")
+        for i, (e, _, _) in enumerate(chain):
+            details.append(f"  CPU{i}: {e.thread} holds {_mode(e.held, e.held_mode)}, waits for "
+                           f"{_mode(e.lock, e.mode)}")
+        details.append("  *** DEADLOCK ***")
+        last, key, steps = chain[-1]
+        names = " -> ".join(list(cycle) + [cycle[0]])
+        out.append(Finding("KVM007", f"lock-order cycle {names}: each thread holds one lock and "
+                           "waits for the next", last.site[0], last.site[1], last.site[2],
+                           _trace(parents, key) + steps, details))
+    return out
+
+
+def _rotate(cycle: tuple[str, ...]) -> tuple[str, ...]:
+    i = cycle.index(min(cycle))
+    return cycle[i:] + cycle[:i]
+
+
+def _mode(lock: str, mode: str) -> str:
+    if lock == HOTPLUG_LOCK:
+        return "cpu_hotplug_lock (" + ("read: cpus_read_lock" if mode == "r" else
+                                       "write: cpu_up/cpu_down") + ")"
+    return lock + (" (read)" if mode == "r" else "")
+
+
+def _at(site: tuple[str, str, int]) -> str:
+    fn, file, line = site
+    return f"{fn}() {file}:{line}" if file else f"{fn}() (kernel)"
 
 
 def _trace(parents: dict[tuple, tuple[tuple | None, list[Step]]], key: tuple) -> list[Step]:

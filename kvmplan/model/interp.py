@@ -15,14 +15,15 @@ from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.graph.view import describe
 from kvmplan.graph.build import function_ref
-from kvmplan.model.builtins import step_builtin
-from kvmplan.model.program import Program, errno_like
-from kvmplan.model.world import Blocked, Frame, Thread, World, acquire, release
+from kvmplan.model.builtins import HOTPLUG_LOCK, step_builtin
+from kvmplan.model.program import Program, does_enabling_work, errno_like
+from kvmplan.model.world import Blocked, Frame, Thread, World, acquire, holds, release
 
 _ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
                "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
 _WARN = {"WARN_ON", "WARN_ON_ONCE", "WARN", "WARN_ONCE", "unlikely", "likely"}
 _MAX_LOCAL = 5000
+_SPIN = frozenset({"raw_spin", "spin"})
 
 
 @dataclass
@@ -46,18 +47,39 @@ class Violation:
     line: int
 
 
+Site = tuple[str, str, int]      # function, file, line
+
+
+@dataclass(frozen=True)
+class LockEdge:
+    """`lock` was taken (mode "r" or "x") at `site` while `held` was held."""
+
+    held: str
+    held_mode: str
+    held_site: Site
+    lock: str
+    mode: str
+    site: Site
+    thread: str
+
+
 @dataclass
 class Outcome:
     world: World
     steps: list[Step] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
+    edges: list[LockEdge] = field(default_factory=list)
+
+
+# Contexts a callback runs in; the innermost one decides what a primitive means.
+CONTEXTS = frozenset({STARTING, ONLINE, PREPARE, "setup", "IPI", "syscore", "reboot", "shutdown"})
 
 
 class Runner:
     def __init__(self, program: Program, world: World, tname: str, inject: bool):
         self.p = program
         self.w = world
-        self.t = world.thread(tname)
+        self.t = world.mutable(tname)
         self.out = Outcome(world)
         self.forks: list[Outcome] = []
         self.inject = inject
@@ -75,13 +97,36 @@ class Runner:
         f = self.fn(frame)
         self.out.steps.append(Step(self.t.name, frame.cpu, text, f.name, f.file, e.line if e else f.line))
 
-    def violate(self, rule: str, message: str, frame: Frame, line: int) -> None:
+    def site(self, frame: Frame, line: int) -> Site:
         if frame.key.startswith("@"):
-            name, file = str(frame.slots.get("fn", frame.key)), str(frame.slots.get("file", ""))
-        else:
-            f = self.fn(frame)
-            name, file = f.name, f.file
+            return (str(frame.slots.get("fn", frame.key)), str(frame.slots.get("file", "")),
+                    line or int(frame.slots.get("line", 0)))
+        f = self.fn(frame)
+        return (f.name, f.file, line)
+
+    @staticmethod
+    def violation_at(rule: str, message: str, function: str, file: str, line: int) -> Violation:
+        return Violation(rule, message, function, file, line)
+
+    def violate(self, rule: str, message: str, frame: Frame, line: int) -> None:
+        name, file, line = self.site(frame, line)
         self.out.violations.append(Violation(rule, message, name, file, line))
+
+    def context(self) -> str:
+        return innermost_context(self.t)
+
+    def shared_write(self) -> None:
+        """A write to shared state: an IPI callback that failed has now recorded it."""
+        for f in self.t.frames:
+            f.slots.pop("$dropped", None)
+
+    def init_work(self, frame: Frame, line: int, what: str) -> None:
+        """KVM011: module init goes on with lifecycle work after exposing /dev/kvm."""
+        exposed = self.w.globals.get("$exposed")
+        if self.t.name == "init" and self.w.module == "loading" and isinstance(exposed, tuple):
+            self.violate("KVM011", f"module init still {what} after /dev/kvm was exposed by "
+                         f"{exposed[0]}() at {exposed[1]}:{exposed[2]}: userspace can already "
+                         "create VMs against a half-initialized KVM", frame, line)
 
     def value(self, frame: Frame, atom: str) -> object:
         atom = atom.strip()
@@ -143,18 +188,48 @@ class Runner:
             frame.pc += 1
             return
         self.take(frame, e.name, e.mode in ("read", "rwsem_read"), e.line)
+        if e.mode in _SPIN:
+            self.w.spinning = tuple(sorted(self.w.spinning + (self.t.name,)))
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
 
     def take(self, frame: Frame, lock: str, shared: bool, line: int) -> None:
-        """Acquire a lock (Blocked if it must wait); a recursive cpus_read_lock is KVM007."""
-        if acquire(self.w, lock, shared, self.t.name) and lock == "cpu_hotplug_lock":
+        """Acquire a lock (Blocked if it must wait), recording lock-order edges.
+
+        Taking again a lock the thread holds is KVM007: a recursive
+        cpus_read_lock deadlocks against a waiting cpu_up/cpu_down, a mutex
+        or spinlock against itself."""
+        me = self.t.name
+        site = self.site(frame, line)
+        held = holds(self.w, me)
+        for other, mode in held:
+            if other != lock:
+                self.out.edges.append(LockEdge(other, mode, self.w.sites.get((other, me), ("", "", 0)),
+                                               lock, "r" if shared else "x", site, me))
+        if not acquire(self.w, lock, shared, me):
+            self.w.sites[(lock, me)] = site
+            return
+        first = self.w.sites.get((lock, me), ("", "", 0))
+        where = f" (first taken in {first[0]}() at {first[1]}:{first[2]})" if first[1] else ""
+        if lock == HOTPLUG_LOCK and shared:
             self.violate("KVM007", "cpus_read_lock() taken again by a thread that already holds "
-                         "it: a waiting cpu_up/cpu_down deadlocks both", frame, line)
+                         f"it{where}: a waiting cpu_up/cpu_down deadlocks both", frame, line)
+        elif self.context() == "setup":
+            self.violate("KVM007", f"a cpuhp callback takes {lock}, which its registrant holds"
+                         f"{where}: cpuhp_setup_state() runs the callback on each CPU's hotplug "
+                         "thread and waits for it, so both wait forever", frame, line)
+        else:
+            self.violate("KVM007", f"{lock} taken again by the thread that holds it{where}: "
+                         "self-deadlock", frame, line)
 
     def unlock(self, frame: Frame, e: Event) -> None:
         release(self.w, e.name, self.t.name)
+        self.w.sites.pop((e.name, self.t.name), None)
+        if e.mode in _SPIN and self.t.name in self.w.spinning:
+            rest = list(self.w.spinning)
+            rest.remove(self.t.name)
+            self.w.spinning = tuple(rest)
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
@@ -165,8 +240,8 @@ class Runner:
         shared = _reads_shared(e.cond, self.w)
         if truth is None:
             side = self.p.failure_side.get((frame.key, frame.pc), "")
-            fallible = self.inject and self.w.failures_left > 0 and side and self.t.name == "init" \
-                and _cond_slots_unknown(e.cond, frame)
+            fallible = self.inject and self.w.failures_left > 0 and side \
+                and self.t.name in ("init", "user") and _cond_slots_unknown(e.cond, frame)
             if fallible:
                 alt = self.w.copy()
                 alt.failures_left -= 1
@@ -240,6 +315,7 @@ class Runner:
     def assign(self, frame: Frame, e: Event) -> None:
         if e.name in self.w.globals:
             self.w.globals[e.name] = self.value(frame, e.value)
+            self.shared_write()
             self.record(frame, e, f"{e.name} = {e.value}")
             self.visible = True
         else:
@@ -254,6 +330,9 @@ class Runner:
                 cpus = [c for c in range(self.w.ncpus) if self.w.online[c]] if which == "online" \
                     else list(range(self.w.ncpus))
                 frame.slots[key] = tuple(cpus)
+                work = _body_work(self.p, frame.key, frame.pc, e.target) if which == "online" else ""
+                if work:
+                    self.hotplug_window(frame, e.line, cpus, "a for_each_online_cpu() loop", work)
             todo = frame.slots[key]
             assert isinstance(todo, tuple)
             if not todo:
@@ -265,9 +344,26 @@ class Runner:
             frame.slots[key] = todo[1:]
             frame.pc += 1
             return
+        walk = e.mode == "list" and e.name in self.p.vocab.get("list", ())
         if key in frame.slots:
             del frame.slots[key]
+            if walk:
+                self.w.globals["$walk"] = tuple(x for x in self.w.globals.get("$walk", ())
+                                                if x[0] != self.t.name)
             frame.pc = e.target
+            return
+        if walk:
+            # the walk is an interleaving point: others may run while it goes on
+            name, file, line = self.site(frame, e.line)
+            walkers = tuple(self.w.globals.get("$walk", ()))
+            self.w.globals["$walk"] = tuple(sorted(walkers + ((self.t.name, name, file, line),)))
+            self.record(frame, e, f"walk {e.name} begins")
+            self.visible = True
+            if not _body_matters(self.p, frame.key, frame.pc, e.target):
+                frame.slots[key] = "skip"      # the next visit ends the walk
+                return
+            frame.slots[key] = "once"
+            frame.pc += 1
             return
         if _body_matters(self.p, frame.key, frame.pc, e.target):
             frame.slots[key] = "once"
@@ -298,6 +394,17 @@ class Runner:
         if target.kind in ("enable", "disable"):
             self.vendor(frame, e, target.kind, target.function)
             return
+        if target.kind in ("tdx_cpu", "tdx_enable"):
+            self.tdx(frame, e, target.kind)
+            return
+        if target.kind == "uret":
+            if self.context() == "IPI":
+                self.violate("KVM013", f"{e.name}() runs in IPI (interrupt) context on CPU{frame.cpu}: "
+                             "the interrupt may have hit another hypervisor's guest, whose MSRs "
+                             "would be snapshotted or restored as the host's", frame, e.line)
+            if e.slot:
+                frame.slots[e.slot] = "?"
+            return
         frame.slots["$ret_slot"] = e.slot
         self.push(target.function, frame.cpu, frame.ctx)
 
@@ -314,6 +421,8 @@ class Runner:
             v = self.value(frame, e.args[1]) if len(e.args) > 1 else 0
             cur = v if isinstance(v, int) else 0
         self.w.globals[name] = cur
+        if op != "read":
+            self.shared_write()
         if e.slot:
             frame.slots[e.slot] = cur
         self.record(frame, e, f"{e.name}({name}) -> {cur}")
@@ -324,6 +433,7 @@ class Runner:
         c = frame.cpu
         impl = self.p.graph.functions.get(name)
         if kind == "enable":
+            ctx = self.context()
             if self.w.virt[c]:
                 self.violate("KVM003", f"{name} runs on CPU{c} where virtualization is already on",
                              frame, e.line)
@@ -332,16 +442,27 @@ class Runner:
             elif self.w.bad[c]:
                 result = "err"
                 text = f"{name}() on CPU{c} fails (this CPU can't enable virtualization)"
-                if _in_context(self.t, STARTING):
+                if ctx == STARTING:
                     self.violate("KVM004", f"{name} fails on CPU{c} inside a STARTING hotplug "
                                  "callback, where the failure can't stop the CPU from coming online",
                                  frame, e.line)
+                elif ctx == "IPI":
+                    self.drop_in_ipi(frame, e.line, f"{name} fails on CPU{c}")
             else:
                 self.w.virt[c] = True
+                self.work_done(c, "enable")
                 result = "ok"
                 text = f"{name}() on CPU{c}: virtualization on"
+                final = self.w.globals.get("$virt_final")
+                if isinstance(final, tuple):
+                    self.violate("KVM009", f"{name} turns virtualization on on CPU{c} after KVM's "
+                                 f"reboot/shutdown disable {final[0]}() ran: the firmware gets the "
+                                 "CPU with VMX/SVM on", frame, e.line)
+                self.init_work(frame, e.line, "enables virtualization")
         else:
-            if not self.w.virt[c]:
+            if not self.w.virt[c] and self.w.thread("system").phase != 1:
+                # once a reboot has begun KVM expects (and forgives) a faulting
+                # disable: kvm_rebooting is set before it turns virtualization off
                 self.violate("KVM003", f"{name} runs on CPU{c} where virtualization is off",
                              frame, e.line)
             self.w.virt[c] = False
@@ -351,6 +472,65 @@ class Runner:
             frame.slots[e.slot] = result
         self.record(frame, e, text + (f" [{impl.file}:{impl.line}]" if impl else ""))
         self.visible = True
+
+    def drop_in_ipi(self, frame: Frame, line: int, what: str) -> None:
+        """A failure inside an IPI callback: KVM004 unless the callback records it
+        in shared state before it returns (checked when the cross call goes on)."""
+        for f in reversed(self.t.frames):
+            if f.key == "@cross":
+                name, file, line = self.site(frame, line)
+                if f is frame:
+                    self.violate("KVM004", f"{what} in an on_each_cpu()/IPI call whose return "
+                                 "value is lost", frame, line)
+                else:
+                    f.slots["$dropped"] = (name, file, line, what)
+                return
+
+    def tdx(self, frame: Frame, e: Event, kind: str) -> None:
+        c = frame.cpu
+        w = self.w
+        if kind == "tdx_cpu":
+            flags = w.percpu.setdefault("$tdx", [False] * w.ncpus)
+            if not w.virt[c]:
+                self.violate("KVM014", f"{e.name}() runs on CPU{c} without VMXON: TDX per-CPU init "
+                             "needs virtualization on", frame, e.line)
+                result = "err"
+                text = f"{e.name}() on CPU{c} fails: VMX is off"
+            else:
+                flags[c] = True
+                self.work_done(c, "tdx")
+                result = "ok"
+                text = f"{e.name}() on CPU{c}: TDX per-CPU init done"
+        else:
+            w.globals["$tdx_enabled"] = 1
+            result = "ok"
+            text = f"{e.name}(): TDX module initialized"
+        if e.slot:
+            frame.slots[e.slot] = result
+        self.record(frame, e, text)
+        self.visible = True
+
+    def hotplug_window(self, frame: Frame, line: int, cpus: list[int], how: str,
+                       work: str) -> None:
+        """KVM005, first half: per-CPU `work` ("enable" or "tdx") over the online
+        CPUs, issued without excluding hotplug, misses a CPU that cpu_up() is
+        bringing up. The second half is in builtins._up: if that CPU becomes
+        active without the work while it persists on the CPUs the pass did
+        cover, the pass left a hole."""
+        if any(lock == HOTPLUG_LOCK for lock, _ in holds(self.w, self.t.name)):
+            return
+        name, file, line = self.site(frame, line)
+        marks = list(self.w.globals.get("$missed", ()))
+        for t in self.w.threads:
+            for f in t.frames:
+                if f.key == "@up" and f.pc == 1 and int(f.slots["cpu"]) not in cpus:
+                    marks.append((int(f.slots["cpu"]), work, tuple(cpus), how, name, file, line))
+        self.w.globals["$missed"] = tuple(sorted(set(marks)))
+
+    def work_done(self, c: int, work: str) -> None:
+        marks = self.w.globals.get("$missed")
+        if marks:
+            self.w.globals["$missed"] = tuple(m for m in marks if not (m[0] == c and m[1] == work))
 
     def cross_call(self, frame: Frame, e: Event) -> None:
         target = self.p.targets.get((frame.key, frame.pc))
@@ -367,6 +547,10 @@ class Runner:
             cpus = [c for c in range(self.w.ncpus) if self.w.online[c]]
         self.record(frame, e, f"cross call {e.name} on online CPUs {cpus}")
         self.visible = True
+        work = "enable" if target.kind == "enable" else (
+            does_enabling_work(self.p, target.function) if target.kind == "code" else "")
+        if e.mode != "single" and work:
+            self.hotplug_window(frame, e.line, cpus, f"the cross call of {e.name}()", work)
         f = self.fn(frame)
         self.push("@cross", frame.cpu, frame.ctx, {"todo": tuple(cpus), "target": target.function,
                                                    "kind": target.kind, "fn": f.name,
@@ -389,6 +573,8 @@ class Runner:
             frame.slots[e.slot] = old if e.value == "old" else cur
         self.record(frame, e, f"{e.name} {old} -> {cur}")
         self.visible = True
+        self.shared_write()
+        self.init_work(frame, e.line, f"changes {e.name}")
         frame.pc += 1
 
     def percpu(self, frame: Frame, e: Event) -> None:
@@ -400,6 +586,7 @@ class Runner:
             self.record(frame, e, f"read {e.name}[CPU{c}] = {flags[c]}")
         else:
             flags[c] = e.value in ("set", "true", "1")
+            self.shared_write()
             self.record(frame, e, f"{e.name}[CPU{c}] = {flags[c]}")
         self.visible = True
         frame.pc += 1
@@ -408,6 +595,13 @@ class Runner:
         frame.pc += 1
         if e.name not in self.p.vocab.get("list", ()):
             return
+        verb = "adds a VM to" if e.kind == ev.LIST_ADD else "deletes a VM from"
+        for walker, fn, file, line in self.w.globals.get("$walk", ()):
+            if walker != self.t.name:
+                self.violate("KVM006", f"{verb} {e.name} while the {walker} thread walks it in "
+                             f"{fn}() at {file}:{line} with no lock in common", frame, e.line)
+                break
+        self.init_work(frame, e.line, f"{verb} {e.name}")
         if e.kind == ev.LIST_ADD:
             self.w.vms += 1
             self.t.owns_vm += 1
@@ -420,6 +614,11 @@ class Runner:
     def register(self, frame: Frame, e: Event) -> None:
         item = (e.mode, e.name)
         if e.kind == ev.REGISTER:
+            if e.mode == "misc":
+                if self.t.name == "init" and self.w.module == "loading":
+                    self.w.globals["$exposed"] = self.site(frame, e.line)
+            else:
+                self.init_work(frame, e.line, f"registers {e.name}")
             self.w.regs.add(item)
         else:
             self.w.regs.discard(item)
@@ -437,6 +636,7 @@ class Runner:
         state = args[0]
         data = {"state": state, "variant": e.mode, "fn": f.name, "file": f.file, "line": e.line}
         if e.kind == ev.CPUHP_SETUP:
+            self.init_work(frame, e.line, f"registers cpuhp state {state}")
             data.update({"up": _resolve_cb(self.p, args[2], f), "down": _resolve_cb(self.p, args[3], f)})
             self.push("@cpuhp_setup", frame.cpu, frame.ctx, data)
         else:
@@ -488,7 +688,8 @@ def describe_cond(c) -> str:
     if op in ("slot", "global", "const", "unknown", "fault", "case"):
         return str(c[1])
     if op == "not":
-        return f"!{describe_cond(c[1])}"
+        inner = describe_cond(c[1])
+        return f"!({inner})" if c[1] and c[1][0] in ("cmp", "and", "or") else f"!{inner}"
     if op in ("and", "or"):
         return f"{describe_cond(c[1])} {'&&' if op == 'and' else '||'} {describe_cond(c[2])}"
     if op == "cmp":
@@ -496,12 +697,29 @@ def describe_cond(c) -> str:
     return str(c)
 
 
-def _in_context(t: Thread, ctx: str) -> bool:
-    """Is the innermost hotplug/registration context of the thread `ctx`?"""
+def innermost_context(t: Thread) -> str:
+    """The innermost callback context of the thread (see CONTEXTS), or ""."""
     for f in reversed(t.frames):
-        if f.ctx in (STARTING, ONLINE, PREPARE, "setup", "IPI", "syscore"):
-            return f.ctx == ctx
-    return False
+        if f.ctx in CONTEXTS:
+            return f.ctx
+    return ""
+
+
+def _body_work(p: Program, key: str, start: int, end: int) -> str:
+    """The per-CPU work ("tdx", "enable" or "") a loop body does."""
+    fn = p.functions[key]
+    found = ""
+    for i in range(start + 1, min(end, len(fn.events))):
+        t = p.targets.get((key, i))
+        if t is None:
+            continue
+        work = {"enable": "enable", "tdx_cpu": "tdx"}.get(t.kind, "")
+        if t.kind == "code":
+            work = does_enabling_work(p, t.function)
+        if work == "tdx":
+            return "tdx"
+        found = found or work
+    return found
 
 
 def _body_matters(p: Program, key: str, start: int, end: int) -> bool:

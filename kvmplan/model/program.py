@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.events import Event, Function
-from kvmplan.graph.build import function_ref, resolve_indirect
+from kvmplan.graph.build import function_ref, registration_callbacks, resolve_indirect
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.graph.view import relevant_functions, vocabulary
 
@@ -22,8 +22,15 @@ _ERR_LABEL = re.compile(r"(err|out|fail|unwind|free|undo|bail|abort|cleanup|exit
 class Target:
     """Where a call goes in the model."""
 
-    kind: str          # "code" (interpret), "enable", "disable" (vendor primitives), "skip"
-    function: str = ""  # key into Program.functions
+    # "code" (interpret), "skip", or a primitive of the model: "enable", "disable"
+    # (vendor per-CPU virtualization), "tdx_cpu", "tdx_enable" (TDX per-CPU and
+    # module init), "uret" (user-return MSR snapshot/drop)
+    kind: str
+    function: str = ""  # key into Program.functions (or the primitive's name)
+
+
+# Calls the model treats as primitives, by vocabulary role (grammars/lifecycle.txt).
+PRIMITIVE_ROLES = {"fn_tdx_cpu": "tdx_cpu", "fn_tdx_enable": "tdx_enable", "fn_uret": "uret"}
 
 
 @dataclass
@@ -36,8 +43,14 @@ class Program:
     enable_fns: frozenset[str]
     disable_fns: frozenset[str]
     vocab: dict[str, frozenset[str]]
+    # (registration kind, object) → callbacks it installs: ((kind, function key), ...)
+    callbacks: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
     # (function key, loop index) → does the loop body touch lifecycle state?
     body_matters: dict[tuple[str, int], bool] = field(default_factory=dict)
+    # usage counters (grammars/lifecycle.txt) the code changes
+    counters: frozenset[str] = frozenset()
+    # function key → the per-CPU enabling work it (transitively) does: "tdx", "enable" or ""
+    enables: dict[str, str] = field(default_factory=dict)
 
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
@@ -72,8 +85,48 @@ def build_program(graph: HookGraph) -> Program:
         if fn is None:
             continue
         _add(graph, fn, functions, targets, failure, relevant, enable_fns, disable_fns, seen)
-    return Program(graph, functions, targets, failure, frozenset(relevant),
-                   frozenset(enable_fns), frozenset(disable_fns), vocab)
+    program = Program(graph, functions, targets, failure, frozenset(relevant),
+                      frozenset(enable_fns), frozenset(disable_fns), vocab)
+    program.counters = frozenset(e.name for fn in functions.values() for e in fn.events
+                                 if e.kind == ev.COUNT and e.name in vocab.get("counter", ()))
+    for key, fn in sorted(functions.items()):
+        for e in fn.events:
+            if e.kind != ev.REGISTER:
+                continue
+            found = []
+            for kind, cb in registration_callbacks(graph, fn, e):
+                cb_key = _key(cb, graph)
+                if cb_key not in functions and cb.name in relevant:
+                    _add(graph, cb, functions, targets, failure, relevant, enable_fns, disable_fns,
+                         seen)
+                if cb_key in functions:
+                    found.append((kind, cb_key))
+            program.callbacks[(e.mode, e.name)] = tuple(sorted(set(found)))
+    return program
+
+
+def does_enabling_work(p: Program, key: str) -> str:
+    """The per-CPU enabling work `key` (transitively) runs: "tdx" (TDX per-CPU
+    init, whatever else it does), "enable" (vendor per-CPU enable) or ""."""
+    if key in p.enables:
+        return p.enables[key]
+    p.enables[key] = ""                # cycles: assume none until shown otherwise
+    fn = p.functions.get(key)
+    result = ""
+    if fn is not None:
+        for i in range(len(fn.events)):
+            t = p.targets.get((key, i))
+            if t is None:
+                continue
+            work = {"enable": "enable", "tdx_cpu": "tdx"}.get(t.kind, "")
+            if t.kind == "code":
+                work = does_enabling_work(p, t.function)
+            if work == "tdx":
+                result = "tdx"
+                break
+            result = result or work
+    p.enables[key] = result
+    return result
 
 
 def _add(graph: HookGraph, fn: Function, functions: dict[str, Function],
@@ -85,8 +138,11 @@ def _add(graph: HookGraph, fn: Function, functions: dict[str, Function],
         return key
     seen.add(key)
     functions[key] = fn
+    primitives = _primitives()
     for i, e in enumerate(fn.events):
-        if e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
+        if e.kind == ev.CALL and e.name in primitives:
+            targets[(key, i)] = Target(primitives[e.name], e.name)
+        elif e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
             if e.kind == ev.CALL:
                 callee = graph.function(e.name, fn.file)
                 found = [callee] if callee is not None else []
@@ -148,6 +204,12 @@ def _leads_to_failure(events: tuple[Event, ...], start: int, budget: int = 8) ->
             j += 1
         budget -= 1
     return False
+
+
+@lru_cache(maxsize=1)
+def _primitives() -> dict[str, str]:
+    vocab = vocabulary()
+    return {name: kind for role, kind in PRIMITIVE_ROLES.items() for name in vocab.get(role, ())}
 
 
 @lru_cache(maxsize=None)

@@ -19,7 +19,8 @@ class Frame:
     slots: dict[str, object] = field(default_factory=dict)
 
     def freeze(self) -> tuple:
-        return (self.key, self.pc, self.cpu, self.ctx, tuple(sorted(self.slots.items(), key=str)))
+        # keys are unique strings, so sorting items never compares values
+        return (self.key, self.pc, self.cpu, self.ctx, tuple(sorted(self.slots.items())))
 
 
 @dataclass
@@ -30,10 +31,20 @@ class Thread:
     retval: object = "ok"
     owns_vm: int = 0
     done: bool = False
+    snap: tuple = ()         # what a fallible operation must restore if it fails (KVM008)
+    # the frozen key, kept while the thread is not touched: World.copy() shares
+    # it and whoever changes a thread calls touch()
+    frozen: tuple | None = field(default=None, compare=False, repr=False)
+
+    def touch(self) -> "Thread":
+        self.frozen = None
+        return self
 
     def freeze(self) -> tuple:
-        return (self.name, tuple(f.freeze() for f in self.frames), self.phase, self.retval,
-                self.owns_vm, self.done)
+        if self.frozen is None:
+            self.frozen = (self.name, tuple(f.freeze() for f in self.frames), self.phase,
+                           self.retval, self.owns_vm, self.done, self.snap)
+        return self.frozen
 
 
 @dataclass
@@ -53,6 +64,13 @@ class World:
     threads: list[Thread]
     hotplug_left: int
     failures_left: int
+    system_left: int = 0                  # suspend / reboot / unload events still allowed
+    # (lock, thread) → (function, file, line) where it was taken; for reports
+    # only, so not part of the state's identity
+    sites: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
+    # threads holding a spinlock, once per lock held (not preemptible); derived
+    # from `locks`, so not part of the state's identity either
+    spinning: tuple[str, ...] = ()
 
     def copy(self) -> "World":
         return World(
@@ -62,50 +80,71 @@ class World:
             globals=dict(self.globals), locks=dict(self.locks), cpuhp=dict(self.cpuhp),
             regs=set(self.regs), module=self.module, vms=self.vms,
             threads=[Thread(t.name, [Frame(f.key, f.pc, f.cpu, f.ctx, dict(f.slots))
-                                     for f in t.frames], t.phase, t.retval, t.owns_vm, t.done)
+                                     for f in t.frames], t.phase, t.retval, t.owns_vm, t.done,
+                            t.snap, t.frozen)
                      for t in self.threads],
             hotplug_left=self.hotplug_left, failures_left=self.failures_left,
+            system_left=self.system_left, sites=dict(self.sites), spinning=self.spinning,
         )
 
     def freeze(self) -> tuple:
         return (
             tuple(self.online), tuple(self.active), tuple(self.virt), tuple(self.bad),
             tuple(sorted((k, tuple(v)) for k, v in self.percpu.items())),
-            tuple(sorted(self.globals.items(), key=str)),
-            tuple(sorted(self.locks.items(), key=str)),
+            tuple(sorted(self.globals.items())),
+            tuple(sorted(self.locks.items())),
             tuple(sorted(self.cpuhp.items())),
             tuple(sorted(self.regs)), self.module, self.vms,
             tuple(t.freeze() for t in self.threads), self.hotplug_left, self.failures_left,
+            self.system_left,
         )
 
     def thread(self, name: str) -> Thread:
+        """The thread called `name`, for reading; see mutable()."""
         for t in self.threads:
             if t.name == name:
                 return t
         raise KeyError(name)
+
+    def mutable(self, name: str) -> Thread:
+        """The thread called `name`, about to be changed."""
+        return self.thread(name).touch()
 
 
 class Blocked(Exception):
     """The thread can't proceed now (it waits for a lock)."""
 
 
+def holds(w: World, me: str) -> list[tuple[str, str]]:
+    """The locks thread `me` holds, as (lock, "r" | "x"), sorted."""
+    out = []
+    for lock, held in sorted(w.locks.items()):
+        if (held[0] == "x" and held[1] == me) or (held[0] == "r" and me in held[1]):
+            out.append((lock, held[0]))
+    return out
+
+
 def acquire(w: World, lock: str, shared: bool, me: str) -> bool:
     """Take `lock` for thread `me`: shared (read side) or exclusive.
 
     Raises Blocked when another thread holds it in a conflicting way. Returns
-    True when `me` already held it for read and takes it again (a recursive
-    read, which deadlocks against a waiting writer)."""
+    True when `me` already holds it (a recursive read, which deadlocks
+    against a waiting writer, or a self-deadlock on an exclusive lock; the
+    caller reports it and the model lets the thread go on)."""
     held = w.locks.get(lock)
     if held and held[0] == "x" and held[1] != me:
         raise Blocked
+    if held and held[0] == "x" and held[1] == me:
+        return True
     if shared:
         readers = held[1] if held and held[0] == "r" else ()
         w.locks[lock] = ("r", tuple(sorted(set(readers) | {me})))
         return me in readers
     if held and held[0] == "r" and any(r != me for r in held[1]):
         raise Blocked
+    again = bool(held and held[0] == "r" and me in held[1])
     w.locks[lock] = ("x", me)
-    return False
+    return again
 
 
 def release(w: World, lock: str, me: str) -> None:

@@ -1,6 +1,6 @@
 // litmus: virtualization enabled at load, then enabled again by VM creation with no per-CPU flag
 // cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
-// expect: KVM003
+// expect: KVM003 KVM004
 static DEFINE_MUTEX(kvm_lock);
 static LIST_HEAD(vm_list);
 static struct miscdevice kvm_dev;

@@ -1,6 +1,6 @@
 // litmus: flag-guarded enable, but VM creation does not exclude hotplug: the IPI can land between the ONLINE callback's VMXON and its flag write
 // cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
-// expect: KVM003
+// expect: KVM003 KVM004
 static DEFINE_MUTEX(kvm_lock);
 static LIST_HEAD(vm_list);
 static struct miscdevice kvm_dev;

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmplan.model import Bounds, build_program, explore
+from kvmplan.model import build_program, explore
 from kvmplan.model.litmus import load_litmus
 
 LITMUS = sorted((Path(__file__).resolve().parents[1] / "litmus").glob("*.c"))
@@ -16,7 +16,7 @@ LITMUS = sorted((Path(__file__).resolve().parents[1] / "litmus").glob("*.c"))
 def test_litmus_verdict(path: Path) -> None:
     lit = load_litmus(path)
     assert lit.title, f"{path.name}: no '// litmus:' line"
-    result = explore(build_program(lit.graph), Bounds())
+    result = explore(build_program(lit.graph), lit.bounds)
     assert not result.bound_reached
     got = {f.rule for f in result.findings}
     assert got == lit.expect, f"{path.name}: {lit.title}: expected {sorted(lit.expect)}, got {sorted(got)}"
