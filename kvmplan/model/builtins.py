@@ -351,19 +351,18 @@ def _reboot(r, frame: Frame) -> None:
     if frame.pc == 2:
         if w.thread("hotplug").frames:
             raise Blocked                      # cpu_hotplug_disable() waits for it
-        w.globals["$hotplug_disabled"] = 1
         r.record(frame, None, "migrate_to_reboot_cpu(): cpu_hotplug_disable()")
-        r.visible = True
         s["todo"] = _callbacks(r, ("syscore_shutdown",), reverse=True)
         frame.pc = 3
-        return
     if frame.pc == 3:
         if _run_next(r, frame, "shutdown"):
             return
         r.record(frame, None, "syscore_shutdown() done; machine_restart(): firmware takes over")
         r.visible = True
-        for t in w.threads:
-            t.touch().done = True
+        for t in list(w.threads):
+            if t is not r.t:
+                w.mutable(t.name).done = True
+        r.t.done = True
         r.t.frames.clear()
 
 

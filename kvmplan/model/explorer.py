@@ -181,7 +181,9 @@ def _environment(program: Program, w: World, t: Thread, system: tuple[str, ...])
         return [Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
                                   program.functions[key].file, program.functions[key].line)])]
     if t.name == "hotplug":
-        if w.hotplug_left <= 0 or "$hotplug_disabled" in w.globals:
+        # bound: once a reboot has begun no new hotplug operation starts (one in
+        # flight finishes; cpu_hotplug_disable() soon forbids them anyway)
+        if w.hotplug_left <= 0 or w.thread("system").phase == 1:
             return []
         outs = []
         for c in range(1, w.ncpus):
@@ -275,10 +277,10 @@ def leftovers(program: Program, w: World, state: bool = True) -> list[str]:
 
 def _finish_threads(program: Program, o: Outcome) -> None:
     w = o.world
-    for t in w.threads:
+    for t in list(w.threads):
         if t.name == "user" and not t.frames and t.phase == 1 and not t.done \
                 and (t.owns_vm == 0 or t.retval == "err"):
-            t.touch().done = True
+            w.mutable(t.name).done = True
             if t.retval == "err" and w.thread("init").done:
                 changed = [f"{name} {before} -> {w.globals.get(name, 0)}"
                            for name, before in t.snap if w.globals.get(name, 0) != before]
@@ -292,9 +294,9 @@ def _finish_threads(program: Program, o: Outcome) -> None:
                         "KVM008", "VM creation failed but leaves behind: " + "; ".join(changed),
                         fn.name, fn.file, fn.line))
         if t.name == "user" and not t.frames and t.phase == 2 and not t.done:
-            t.touch().done = True
+            w.mutable(t.name).done = True
         if t.name == "system" and not t.frames and t.phase in (1, 2) and not t.done:
-            t.touch().done = True
+            w.mutable(t.name).done = True
 
 
 def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> Result:

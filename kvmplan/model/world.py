@@ -32,19 +32,31 @@ class Thread:
     owns_vm: int = 0
     done: bool = False
     snap: tuple = ()         # what a fallible operation must restore if it fails (KVM008)
-    # the frozen key, kept while the thread is not touched: World.copy() shares
-    # it and whoever changes a thread calls touch()
+    # the frozen key; a Thread is shared between World copies until one of
+    # them asks for it with World.mutable(), which clones it
     frozen: tuple | None = field(default=None, compare=False, repr=False)
 
-    def touch(self) -> "Thread":
-        self.frozen = None
-        return self
+    def clone(self) -> "Thread":
+        return Thread(self.name, [Frame(f.key, f.pc, f.cpu, f.ctx, dict(f.slots)) for f in self.frames],
+                      self.phase, self.retval, self.owns_vm, self.done, self.snap)
 
     def freeze(self) -> tuple:
         if self.frozen is None:
-            self.frozen = (self.name, tuple(f.freeze() for f in self.frames), self.phase,
-                           self.retval, self.owns_vm, self.done, self.snap)
+            self.frozen = Key((self.name, tuple(f.freeze() for f in self.frames), self.phase,
+                               self.retval, self.owns_vm, self.done, self.snap))
         return self.frozen
+
+
+class Key(tuple):
+    """A frozen thread: a tuple that computes its hash once (threads a
+    transition did not touch are shared, so their keys are hashed again and
+    again)."""
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("h")
+        if h is None:
+            h = self.__dict__["h"] = tuple.__hash__(self)
+        return h
 
 
 @dataclass
@@ -79,10 +91,7 @@ class World:
             percpu={k: list(v) for k, v in self.percpu.items()},
             globals=dict(self.globals), locks=dict(self.locks), cpuhp=dict(self.cpuhp),
             regs=set(self.regs), module=self.module, vms=self.vms,
-            threads=[Thread(t.name, [Frame(f.key, f.pc, f.cpu, f.ctx, dict(f.slots))
-                                     for f in t.frames], t.phase, t.retval, t.owns_vm, t.done,
-                            t.snap, t.frozen)
-                     for t in self.threads],
+            threads=list(self.threads),          # shared until mutable() clones one
             hotplug_left=self.hotplug_left, failures_left=self.failures_left,
             system_left=self.system_left, sites=dict(self.sites), spinning=self.spinning,
         )
@@ -107,8 +116,12 @@ class World:
         raise KeyError(name)
 
     def mutable(self, name: str) -> Thread:
-        """The thread called `name`, about to be changed."""
-        return self.thread(name).touch()
+        """The thread called `name`, about to be changed: this World's own copy."""
+        for i, t in enumerate(self.threads):
+            if t.name == name:
+                own = self.threads[i] = t.clone()
+                return own
+        raise KeyError(name)
 
 
 class Blocked(Exception):
