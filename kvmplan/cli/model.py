@@ -26,28 +26,88 @@ def register(app: typer.Typer) -> None:
         failures: int = typer.Option(0, "--failures", help="injected failures of fallible init calls"),
         max_states: int = typer.Option(200_000, "--max-states", help="bound on explored states"),
         timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
+        system: str = typer.Option("suspend,reboot,unload", "--system",
+                                   help="system events to explore (comma-separated; 'none')"),
     ) -> None:
         """Explore the model of a tree's lifecycle and report broken properties."""
         from kvmplan.graph import GraphOptions, build_graph
         from kvmplan.model import Bounds, check as run_check
-        from kvmplan.model.render import RENDERERS, RULE_NAMES
+        from kvmplan.model.render import RENDERERS
         from kvmplan.source import SourceTree
 
-        if fmt not in RENDERERS:
-            fail(f"unknown --format {fmt!r} (choose text, json or markdown)")
-        if not 1 <= cpus <= 4:
-            fail("--cpus must be between 1 and 4")
+        _check_format(fmt, cpus)
         if not tree.is_dir() or not (tree / "virt" / "kvm").is_dir():
             fail(f"--tree {tree}: not a kernel tree (no virt/kvm)")
-        wanted = None
-        if rules:
-            wanted = {r.strip().upper() for r in rules.split(",") if r.strip()}
-            unknown = sorted(wanted - set(RULE_NAMES))
-            if unknown:
-                fail(f"--rules: unknown rule(s) {', '.join(unknown)}")
+        wanted = _rules(rules)
         graph = build_graph(SourceTree(tree), options=GraphOptions(vendor=vendor))
         result = run_check(graph, Bounds(cpus=cpus, hotplug_events=hotplug, failures=failures,
-                                         max_states=max_states), wanted)
+                                         max_states=max_states, system=_system(system)), wanted)
         sys.stdout.write(RENDERERS[fmt](result, str(tree), cpus, timing))
         if result.findings:
             raise typer.Exit(EXIT_FINDINGS)
+
+    @model_app.command("run")
+    def run(
+        scenario: Path = typer.Argument(..., help="a litmus scenario (tests/litmus/*.c)"),
+        cpus: int = typer.Option(2, "--cpus", help="CPUs in the model"),
+        fmt: str = typer.Option("text", "--format", help="text, json or markdown"),
+        timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
+    ) -> None:
+        """Run one litmus scenario: its findings with their traces (or, when it is
+        clean, one complete execution) and whether it gives its declared verdict.
+        Exit 0 when it does, 1 when it does not."""
+        from dataclasses import replace
+
+        from kvmplan.model import build_program, explore
+        from kvmplan.model.litmus import load_litmus
+        from kvmplan.model.render import RENDERERS
+
+        _check_format(fmt, cpus)
+        if not scenario.is_file():
+            fail(f"{scenario}: no such scenario file")
+        try:
+            lit = load_litmus(scenario)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            fail(f"{scenario}: {exc}")
+        result = explore(build_program(lit.graph), replace(lit.bounds, cpus=cpus))
+        got = sorted({f.rule for f in result.findings})
+        want = sorted(lit.expect)
+        if fmt == "text":
+            sys.stdout.write(f"{lit.name}: {lit.title}\n")
+        sys.stdout.write(RENDERERS[fmt](result, lit.name, cpus, timing, example=True))
+        if fmt == "text":
+            verdict = "as declared" if got == want else "DIFFERS from the declared verdict"
+            sys.stdout.write(f"verdict {' '.join(got) or 'clean'}: {verdict} "
+                             f"(expect: {' '.join(want) or 'clean'})\n")
+        if got != want:
+            raise typer.Exit(EXIT_FINDINGS)
+
+
+def _check_format(fmt: str, cpus: int) -> None:
+    from kvmplan.model.render import RENDERERS
+
+    if fmt not in RENDERERS:
+        fail(f"unknown --format {fmt!r} (choose text, json or markdown)")
+    if not 1 <= cpus <= 4:
+        fail("--cpus must be between 1 and 4")
+
+
+def _rules(rules: Optional[str]) -> Optional[set[str]]:
+    from kvmplan.rules import RULE_NAMES
+
+    if not rules:
+        return None
+    wanted = {r.strip().upper() for r in rules.split(",") if r.strip()}
+    unknown = sorted(wanted - set(RULE_NAMES))
+    if unknown:
+        fail(f"--rules: unknown rule(s) {', '.join(unknown)}")
+    return wanted
+
+
+def _system(system: str) -> tuple[str, ...]:
+    events = tuple(sorted({e.strip() for e in system.split(",") if e.strip()} - {"none"}))
+    unknown = sorted(set(events) - {"suspend", "reboot", "unload"})
+    if unknown:
+        fail(f"--system: unknown event(s) {', '.join(unknown)} (choose suspend, reboot, unload "
+             "or none)")
+    return events

@@ -319,11 +319,15 @@ def _callbacks(r, kinds: tuple[str, ...], reverse: bool = False) -> tuple[str, .
 def _run_next(r, frame: Frame, ctx: str) -> bool:
     todo = frame.slots["todo"]
     assert isinstance(todo, tuple)
-    if not todo:
+    if not todo:                               # steps are the kernel's own again
+        frame.slots["fn"] = frame.slots.get("$kernel", frame.slots.get("fn", ""))
+        frame.slots.pop("file", None)
+        frame.slots.pop("line", None)
         return False
     frame.slots["todo"] = todo[1:]
     frame.slots["cur"] = todo[0]
     fn = r.p.functions[str(todo[0])]
+    frame.slots.setdefault("$kernel", frame.slots.get("fn", ""))
     frame.slots.update({"fn": fn.name, "file": fn.file, "line": fn.line})
     _call_cb(r, frame, str(todo[0]), 0, ctx)
     return True

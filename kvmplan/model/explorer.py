@@ -46,6 +46,8 @@ class Result:
     seconds: float
     bound_reached: bool
     notes: list[str] = field(default_factory=list)
+    # the shortest complete execution, see _complete() (for `model run`)
+    example: list[Step] = field(default_factory=list)
 
 
 def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
@@ -316,6 +318,7 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
     edges: dict[tuple[str, str], tuple[LockEdge, tuple, list[Step]]] = {}
     transitions = 0
     bound = False
+    example: list[Step] = []
     while queue:
         key, w = queue.popleft()
         for o in successors(program, w, inject, bounds.system):
@@ -340,6 +343,8 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
             if nkey in parents:
                 continue
             parents[nkey] = (key, o.steps)
+            if not example and _complete(o.world):
+                example = _trace(parents, nkey)
             if len(parents) >= bounds.max_states:
                 bound = True
                 queue.clear()
@@ -350,7 +355,12 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
             findings.setdefault(("KVM007", f.file, f.line), f)
     seconds = time.perf_counter() - start
     ordered = sorted(findings.values(), key=lambda f: (f.rule, f.file, f.line, f.message))
-    return Result(ordered, len(parents), transitions, seconds, bound)
+    return Result(ordered, len(parents), transitions, seconds, bound, example=example)
+
+
+def _complete(w: World) -> bool:
+    """Module init and the user's VM create/destroy finished, nothing in flight."""
+    return w.thread("init").done and w.thread("user").done and not any(t.frames for t in w.threads)
 
 
 def _conflict(lock: str, held_mode: str, wanted_mode: str) -> bool:

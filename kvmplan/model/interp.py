@@ -398,6 +398,8 @@ class Runner:
             self.tdx(frame, e, target.kind)
             return
         if target.kind == "uret":
+            self.record(frame, e, f"{e.name}() on CPU{frame.cpu}"
+                        + (" in IPI context" if self.context() == "IPI" else ""))
             if self.context() == "IPI":
                 self.violate("KVM013", f"{e.name}() runs in IPI (interrupt) context on CPU{frame.cpu}: "
                              "the interrupt may have hit another hypervisor's guest, whose MSRs "

@@ -25,7 +25,25 @@ SEMANTICS: tuple[Semantics, ...] = (
               "take cpu_hotplug_lock for write; up: PREPARE, STARTING callbacks on the "
               "target CPU with IRQs off and errors ignored, CPU marked online, ONLINE "
               "callbacks whose failure rolls the CPU back offline, CPU active; down: "
-              "inactive, ONLINE teardowns, offline, DYING teardowns"),
+              "inactive, ONLINE teardowns, then under stop_machine() (no other thread "
+              "runs; it starts once none holds a spinlock or runs with IRQs off) offline "
+              "and DYING teardowns"),
+    Semantics("suspend / resume (environment, system thread)", "suspend",
+              "once module init is done and no VM ioctl or hotplug runs: tasks frozen (no "
+              "new VM operation or hotplug), non-boot CPUs taken down, syscore .suspend "
+              "callbacks on CPU0 with IRQs off (reverse order), the platform sleeps and CPU0 "
+              "comes back with virtualization off, .resume callbacks, CPUs brought up again"),
+    Semantics("reboot (environment, system thread)", "reboot",
+              "at any time: reboot notifiers, system_state = SYSTEM_RESTART, no new hotplug "
+              "(cpu_hotplug_disable() waits for one in flight), syscore .shutdown callbacks, "
+              "firmware handoff (everything stops); KVM forgives a faulting disable from then "
+              "on (kvm_rebooting)"),
+    Semantics("module unload (environment, system thread)", "unload",
+              "once init is done, no VM exists and no VM ioctl runs (the fds hold module "
+              "references): the vendor module_exit runs, no new VM operation starts, and "
+              "when it returns the module's code is gone"),
+    Semantics("at most one system event per execution", "explorer",
+              "suspend/resume, reboot or unload; each can be switched off (--system)"),
     Semantics("cpuhp_setup_state(S, name, up, down)", "cpuhp_setup",
               "takes cpus_read_lock (not with _cpuslocked), registers S, runs up on every "
               "online CPU; a failure runs down on the CPUs done, unregisters, returns it. "
@@ -51,12 +69,26 @@ SEMANTICS: tuple[Semantics, ...] = (
               "shared counters, read and written as they are"),
     Semantics("__this_cpu_read/write, cpumask_test/set/clear_cpu on a per-CPU flag",
               "percpu", "KVM's per-CPU bookkeeping of the CPU the code runs on"),
-    Semantics("IRQs-off contexts (IPI callbacks, STARTING/DYING callbacks)", "scheduler",
+    Semantics("IRQs-off contexts (IPI callbacks, STARTING/DYING callbacks, syscore "
+              "callbacks)", "scheduler",
               "run to completion on their CPU: no other code runs on that CPU meanwhile"),
+    Semantics("tdx_enable() / tdx_cpu_enable()", "tdx",
+              "TDX module init marks TDX enabled; per-CPU init needs virtualization on "
+              "that CPU (else it fails) and marks the CPU"),
+    Semantics("kvm_user_return_msr_cpu_online() / drop_user_return_notifiers()", "uret",
+              "snapshot / restore the CPU's user-return MSRs; only the context they run in "
+              "matters to the model"),
+    Semantics("list_for_each_entry over vm_list", "walk",
+              "the walk is an interleaving point: the thread is a walker of vm_list until "
+              "the loop ends"),
     Semantics("a call into code of the lifecycle", "call",
               "interpreted; calls that touch no lifecycle state are skipped and succeed"),
     Semantics("a branch the model can't evaluate", "branch",
               "takes the side that is not the error path (an -E... return, an error "
-              "label); with failure injection, a fallible init call may take the error "
-              "path instead (bounded)"),
+              "label); with failure injection, a fallible call of module init or VM "
+              "creation may take the error path instead (bounded)"),
+    Semantics("starting an environment operation (module init, a VM ioctl, cpu_up, a "
+              "system event)", "explorer",
+              "changes only the starting thread, so it runs on to its first visible event "
+              "in the same step"),
 )
