@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Explore the model of a tree's lifecycle and report broken properties."""
         from kvmplan.graph import GraphOptions, build_graph
-        from kvmplan.model import Bounds, check as run_check
+        from kvmplan.model import Bounds
+        from kvmplan.model import check as run_check
         from kvmplan.model.render import RENDERERS
         from kvmplan.source import SourceTree
 

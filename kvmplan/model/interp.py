@@ -12,12 +12,17 @@ from dataclasses import dataclass, field
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.compile import strip_ref
 from kvmplan.cparse.events import Event
+from kvmplan.graph.build import function_ref
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.graph.view import describe
-from kvmplan.graph.build import function_ref
 from kvmplan.model.builtins import HOTPLUG_LOCK, step_builtin
-from kvmplan.model.program import Program, does_enabling_work, errno_like
-from kvmplan.model.world import Blocked, Frame, Thread, World, acquire, holds, release
+from kvmplan.model.program import (
+    Program,
+    does_enabling_work,
+    enabling_work_in,
+    errno_like,
+)
+from kvmplan.model.world import Frame, Thread, World, acquire, holds, release
 
 _ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
                "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
@@ -330,7 +335,7 @@ class Runner:
                 cpus = [c for c in range(self.w.ncpus) if self.w.online[c]] if which == "online" \
                     else list(range(self.w.ncpus))
                 frame.slots[key] = tuple(cpus)
-                work = _body_work(self.p, frame.key, frame.pc, e.target) if which == "online" else ""
+                work = enabling_work_in(self.p, frame.key, frame.pc + 1, e.target) if which == "online" else ""
                 if work:
                     self.hotplug_window(frame, e.line, cpus, "a for_each_online_cpu() loop", work)
             todo = frame.slots[key]
@@ -707,21 +712,6 @@ def innermost_context(t: Thread) -> str:
     return ""
 
 
-def _body_work(p: Program, key: str, start: int, end: int) -> str:
-    """The per-CPU work ("tdx", "enable" or "") a loop body does."""
-    fn = p.functions[key]
-    found = ""
-    for i in range(start + 1, min(end, len(fn.events))):
-        t = p.targets.get((key, i))
-        if t is None:
-            continue
-        work = {"enable": "enable", "tdx_cpu": "tdx"}.get(t.kind, "")
-        if t.kind == "code":
-            work = does_enabling_work(p, t.function)
-        if work == "tdx":
-            return "tdx"
-        found = found or work
-    return found
 
 
 def _body_matters(p: Program, key: str, start: int, end: int) -> bool:

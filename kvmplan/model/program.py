@@ -112,21 +112,25 @@ def does_enabling_work(p: Program, key: str) -> str:
         return p.enables[key]
     p.enables[key] = ""                # cycles: assume none until shown otherwise
     fn = p.functions.get(key)
-    result = ""
-    if fn is not None:
-        for i in range(len(fn.events)):
-            t = p.targets.get((key, i))
-            if t is None:
-                continue
-            work = {"enable": "enable", "tdx_cpu": "tdx"}.get(t.kind, "")
-            if t.kind == "code":
-                work = does_enabling_work(p, t.function)
-            if work == "tdx":
-                result = "tdx"
-                break
-            result = result or work
-    p.enables[key] = result
-    return result
+    p.enables[key] = enabling_work_in(p, key, 0, len(fn.events)) if fn is not None else ""
+    return p.enables[key]
+
+
+def enabling_work_in(p: Program, key: str, start: int, end: int) -> str:
+    """The per-CPU enabling work ("tdx", "enable" or "") the events start..end-1
+    of function `key` run, directly or through their callees."""
+    found = ""
+    for i in range(start, min(end, len(p.functions[key].events))):
+        t = p.targets.get((key, i))
+        if t is None:
+            continue
+        work = {"enable": "enable", "tdx_cpu": "tdx"}.get(t.kind, "")
+        if t.kind == "code":
+            work = does_enabling_work(p, t.function)
+        if work == "tdx":
+            return "tdx"
+        found = found or work
+    return found
 
 
 def _add(graph: HookGraph, fn: Function, functions: dict[str, Function],
