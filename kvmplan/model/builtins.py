@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
+from kvmplan.model.program import vendor_entry
 from kvmplan.model.world import Blocked, Frame, release
 
 HOTPLUG_LOCK = "cpu_hotplug_lock"
@@ -408,15 +409,18 @@ def _suspend(r, frame: Frame) -> None:
         w.globals.pop("$frozen", None)
         r.record(frame, None, f"resume complete: virtualization {_virt(after)}")
         r.visible = True
+        site = s.get("$pm_site") or _module_init_site(r)
         for c in range(w.ncpus):
             if w.online[c] and before[c] and not after[c]:
-                r.violate("KVM010", f"CPU{c} had virtualization on before suspend and is online "
-                          "without it after resume", frame, 0)
+                r.out.violations.append(r.violation_at(
+                    "KVM010", f"CPU{c} had virtualization on before suspend and is online "
+                    "without it after resume", *site))
         r.ret("ok")
         return
     if frame.pc == 2:
         s.pop("$cb", None)
         if _run_next(r, frame, "syscore"):
+            s["$pm_site"] = (s["fn"], s["file"], s["line"])
             return
         s["todo"] = _callbacks(r, ("syscore_resume",))
         w.virt[0] = False                      # the platform sleeps: CPU0 loses VMX/SVM state
@@ -428,11 +432,18 @@ def _suspend(r, frame: Frame) -> None:
     if frame.pc == 3:
         s.pop("$cb", None)
         if _run_next(r, frame, "syscore"):
+            s["$pm_site"] = (s["fn"], s["file"], s["line"])   # KVM's resume callback
             return
         s["todo"] = s["downed"]
         r.record(frame, None, "onlining non-boot CPUs again")
         r.visible = True
         frame.pc = 4
+
+
+def _module_init_site(r) -> tuple[str, str, int]:
+    """Where a finding with no KVM code of its own points: the vendor module_init."""
+    fn = r.p.functions.get(vendor_entry(r.p.graph))
+    return (fn.name, fn.file, fn.line) if fn else ("", "", 0)
 
 
 def _virt(v: tuple) -> str:

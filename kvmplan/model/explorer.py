@@ -13,7 +13,7 @@ from kvmplan.graph.hooks import HookGraph
 from kvmplan.model.builtins import HOTPLUG_LOCK
 from kvmplan.model.interp import LockEdge, Outcome, Runner, Step, Violation
 from kvmplan.model.invariants import INVARIANTS
-from kvmplan.model.program import Program, build_program
+from kvmplan.model.program import Program, build_program, vendor_entry
 from kvmplan.model.world import Blocked, Frame, Thread, World
 
 
@@ -52,7 +52,7 @@ class Result:
 
 def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
     graph = program.graph
-    init_entry = _vendor_init(graph)
+    init_entry = vendor_entry(graph)
     worlds = []
     for bad in [None] + list(range(1, bounds.cpus)):
         threads = [Thread("init", [Frame(init_entry, 0, 0, "init")] if init_entry else [])]
@@ -84,14 +84,6 @@ def _initial_globals(program: Program) -> dict[str, object]:
         elif init.lstrip("-").isdigit():
             values[name] = int(init)
     return values
-
-
-def _vendor_init(graph: HookGraph, kind: str = "module_init") -> str:
-    vdir = VENDOR_DIRS.get(graph.vendor, "")
-    for e in graph.entries:
-        if e.kind == kind and e.file.startswith(vdir):
-            return e.function
-    return ""
 
 
 # Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
@@ -158,7 +150,7 @@ def _environment(program: Program, w: World, t: Thread, system: tuple[str, ...])
         if nw.module == "gone":
             left = leftovers(program, nw)
             if left:
-                fn = program.functions.get(_vendor_init(program.graph))
+                fn = program.functions.get(vendor_entry(program.graph))
                 out.violations.append(Violation(
                     "KVM008", "module init failed but leaves behind: " + "; ".join(left),
                     fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
@@ -212,7 +204,7 @@ def _system(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> l
                                 "", "", 0)])
         left = leftovers(program, nw, state=False)
         if left:
-            fn = program.functions.get(_vendor_init(program.graph, "module_exit"))
+            fn = program.functions.get(vendor_entry(program.graph, "module_exit"))
             out.violations.append(Violation(
                 "KVM012", "module unloaded while something can still call into it: "
                 + "; ".join(left), fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
@@ -238,7 +230,7 @@ def _system(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> l
         else:
             nt.phase = 3
             nw.module = "unloading"
-            exit_key = _vendor_init(program.graph, "module_exit")
+            exit_key = vendor_entry(program.graph, "module_exit")
             nt.frames.append(Frame(exit_key, 0, 0, "exit"))
             text = f"rmmod: module_exit {exit_key}() begins"
         outs.append(Outcome(nw, [Step("system", 0, text, "", "", 0)]))
@@ -252,7 +244,7 @@ def program_system_events(program: Program, w: World, quiet: bool,
         events.append("reboot")
     if quiet and "suspend" in bounds_events:
         events.append("suspend")
-    exit_key = _vendor_init(program.graph, "module_exit")
+    exit_key = vendor_entry(program.graph, "module_exit")
     if quiet and "unload" in bounds_events and w.vms == 0 and exit_key in program.functions:
         events.append("unload")
     return events

@@ -17,6 +17,7 @@ from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.graph.view import describe
 from kvmplan.model.builtins import HOTPLUG_LOCK, step_builtin
 from kvmplan.model.program import (
+    ERROR_POINTERS,
     Program,
     does_enabling_work,
     enabling_work_in,
@@ -384,6 +385,11 @@ class Runner:
         target = self.p.targets.get((frame.key, frame.pc))
         if e.kind == ev.CALL and e.name in _ATOMIC_OPS and e.args:
             self.atomic(frame, e)
+            return
+        if e.kind == ev.CALL and e.name in ERROR_POINTERS:
+            if e.slot:
+                frame.slots[e.slot] = "err"
+            frame.pc += 1
             return
         if e.kind == ev.CALL and e.name in _WARN and e.args:
             if e.slot:

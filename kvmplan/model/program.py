@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.events import Event, Function
-from kvmplan.graph.build import function_ref, registration_callbacks, resolve_indirect
+from kvmplan.graph.build import VENDOR_DIRS, function_ref, registration_callbacks, resolve_indirect
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.graph.view import relevant_functions, vocabulary
 
@@ -105,6 +105,15 @@ def build_program(graph: HookGraph) -> Program:
     return program
 
 
+def vendor_entry(graph: HookGraph, kind: str = "module_init") -> str:
+    """The vendor module's module_init (or module_exit) function."""
+    vdir = VENDOR_DIRS.get(graph.vendor, "")
+    for e in graph.entries:
+        if e.kind == kind and e.file.startswith(vdir):
+            return e.function
+    return ""
+
+
 def does_enabling_work(p: Program, key: str) -> str:
     """The per-CPU enabling work `key` (transitively) runs: "tdx" (TDX per-CPU
     init, whatever else it does), "enable" (vendor per-CPU enable) or ""."""
@@ -196,6 +205,8 @@ def _leads_to_failure(events: tuple[Event, ...], start: int, budget: int = 8) ->
         e = events[j]
         if e.kind == ev.ASSIGN and e.value.startswith("-E"):
             return True
+        if e.kind == ev.CALL and e.name in ERROR_POINTERS:
+            return True
         if e.kind == ev.RETURN:
             return e.value.startswith("-E") or e.value.startswith("ERR_PTR")
         if e.kind == ev.JUMP:
@@ -208,6 +219,10 @@ def _leads_to_failure(events: tuple[Event, ...], start: int, budget: int = 8) ->
             j += 1
         budget -= 1
     return False
+
+
+# `return ERR_PTR(r)` is compiled as a call whose result is returned
+ERROR_POINTERS = frozenset({"ERR_PTR", "ERR_CAST"})
 
 
 @lru_cache(maxsize=1)
