@@ -8,7 +8,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from kvmplan.graph.build import VENDOR_DIRS
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.model.builtins import HOTPLUG_LOCK
 from kvmplan.model.interp import LockEdge, Outcome, Runner, Step, Violation
