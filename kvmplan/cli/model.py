@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from kvmplan.cli import model_export
 from kvmplan.cli.common import EXIT_FINDINGS, fail
 
 
@@ -82,6 +83,7 @@ def register(app: typer.Typer) -> None:
                              f"(expect: {' '.join(want) or 'clean'})\n")
         if got != want:
             raise typer.Exit(EXIT_FINDINGS)
+    model_export.register(model_app)
 
 
 def _check_format(fmt: str, cpus: int) -> None:

@@ -1,0 +1,56 @@
+"""`kvmplan model export`: a litmus scenario's model as Promela, for SPIN."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kvmplan.cli.common import fail
+
+FORMATS = ("promela",)
+
+
+def register(model_app: typer.Typer) -> None:
+    @model_app.command("export")
+    def export(
+        scenario: Path = typer.Argument(..., help="litmus scenario: a C file with // litmus: headers"),
+        fmt: str = typer.Option("promela", "--format", help="output format: promela"),
+        cpus: int = typer.Option(2, "--cpus", help="CPUs in the model (1 to 4)"),
+        hotplug: int = typer.Option(2, "--hotplug-events", help="bound on cpu_up/cpu_down events"),
+        output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                              help="write the model here instead of stdout"),
+    ) -> None:
+        """Export a scenario's model (its code, the init/user/hotplug threads and the
+        rules as assertions) for an independent model checker."""
+        from kvmplan.model import build_program
+        from kvmplan.model.litmus import load_litmus
+        from kvmplan.model.promela import Unsupported, export_promela, scenario_bounds
+
+        if fmt not in FORMATS:
+            fail(f"unknown --format {fmt!r} (choose {', '.join(FORMATS)})")
+        if not 1 <= cpus <= 4:
+            fail("--cpus must be between 1 and 4")
+        if hotplug < 0:
+            fail("--hotplug-events must not be negative")
+        if not scenario.is_file():
+            fail(f"{scenario}: no such scenario file")
+        try:
+            lit = load_litmus(scenario)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            fail(f"{scenario}: {exc}")
+        bounds = dataclasses.replace(scenario_bounds(lit), cpus=cpus, hotplug_events=hotplug)
+        try:
+            text = export_promela(build_program(lit.graph), bounds)
+        except Unsupported as exc:
+            fail(f"{scenario.name}: cannot export: {exc}")
+        if output is None:
+            sys.stdout.write(text)
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"-o {output}: {exc.strerror or exc}")

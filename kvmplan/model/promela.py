@@ -1,0 +1,1447 @@
+"""Export a scenario's model to Promela, so SPIN can check it independently
+of the explorer.
+
+The export is built from the Program (the functions' event streams and their
+resolved call targets) and an environment written here and in
+kvmplan/model/promela/env.pml from the model's specification
+(kvmplan/model/semantics.py, docs/model.md). Nothing of the explorer or the
+interpreter runs: the Promela text is a second implementation of the same
+semantics, so SPIN confirms (or contradicts) the explorer's verdicts.
+
+Shape of the Promela model:
+- three processes, the environment threads: `init` runs the vendor
+  module_init; `user` creates a VM once /dev/kvm is registered (and the
+  module is not gone), then destroys it if it got one; `hotplug` performs up
+  to Bounds.hotplug_events cpu_up/cpu_down of non-boot CPUs. Before they
+  start, one CPU other than CPU0 is chosen that can't enable
+  virtualization, or none. (The system thread's suspend/reboot/unload is
+  not modelled: bounds asking for it are refused.)
+- every call of interpreted code is inlined at its call site (its own labels
+  and locals), so a thread is one process whose control state is its call
+  stack; recursion is refused. Callbacks (IPI, cpuhp startup/teardown) are
+  inlined where the environment runs them.
+- one statement per event; SPIN interleaves threads between statements, a
+  finer grain than the explorer's visible events, which reaches the same
+  shared states. Statements touching shared state run only while no other
+  thread is IRQs-off on their CPU or inside stop_machine().
+- each rule is a row of RULES: statements placed at hook points, assertions
+  named by the rule code (`assertion violated KVM003`); with `pan -c0` the
+  search goes on after a violation, so one run finds every broken rule. A
+  rule about the whole state space (lock-order cycles) asserts named probes
+  instead and decides from the set SPIN reached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kvmplan.cparse import events as ev
+from kvmplan.cparse.compile import strip_ref
+from kvmplan.cparse.events import Cond, Event, Function
+from kvmplan.graph.build import VENDOR_DIRS, function_ref
+from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
+from kvmplan.model.explorer import Bounds
+from kvmplan.model.program import Program
+
+ENV_PML = Path(__file__).with_name("promela") / "env.pml"
+
+# The environment threads, by Promela thread id.
+THREADS: tuple[str, ...] = ("init", "user", "hotplug")
+INIT, USER, HOTPLUG = 0, 1, 2
+HOTPLUG_LOCK = "cpu_hotplug_lock"
+
+# Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
+IRQS_OFF = frozenset({"IPI", STARTING})
+
+# atomic_*() on a global: the operation each performs.
+ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
+              "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
+# Calls whose value is an error pointer (`return ERR_PTR(r)`).
+ERROR_POINTERS = frozenset({"ERR_PTR", "ERR_CAST"})
+# Wrappers whose value is their first argument's.
+TRANSPARENT = frozenset({"WARN_ON", "WARN_ON_ONCE", "WARN", "WARN_ONCE", "unlikely", "likely"})
+# Lock events that are scopes, not locks (rcu_read_lock, preempt_disable...).
+NOT_LOCKS = frozenset({"rcu", "srcu", "preempt", "irq", "irqsave", "spinlock_irqsave"})
+SHARED_LOCK_MODES = frozenset({"read", "rwsem_read"})
+SPIN_LOCK_MODES = frozenset({"raw_spin", "spin"})
+# Bounds fields the exporter honours; any other field set (system events...)
+# is something it does not model.
+MODELLED_BOUNDS = frozenset({"cpus", "hotplug_events", "failures", "max_states"})
+# Comparisons of a branch condition.
+COMPARISONS = {"==": "EQ3", "!=": "NE3", "<": "LT3", ">": "GT3", "<=": "LE3", ">=": "GE3"}
+# The model's values are codes below every number let through.
+INT_LIMIT = 1_000_000
+# Inlining every call site: a bound on the code produced.
+MAX_INSTANCES = 4000
+
+
+class Unsupported(Exception):
+    """The scenario needs a construct, rule or bound the exporter does not
+    model; the message is one line naming it."""
+
+
+# --- rules ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Site:
+    """Where the generator places a rule's statements.
+
+    thread, cpu (a Promela expression), ctx (the frame's context: init,
+    ioctl, hotplug, IPI, setup, PREPARE, STARTING, ONLINE). At a lock hook:
+    the lock, its id, whether it is taken for read, and every lock (name, id)
+    the thread may hold. At enable and cross-call hooks: whether a cross call
+    runs the vendor enable directly, the innermost cross call's flag "a
+    callback failure not recorded yet", and the flags of all enclosing cross
+    calls."""
+
+    thread: int
+    cpu: str
+    ctx: str
+    ncpus: int
+    lock: str = ""
+    lock_id: str = ""
+    shared: bool = False
+    locks: tuple[tuple[str, str], ...] = ()
+    direct: bool = False
+    dropped: str = ""
+    chain: tuple[str, ...] = ()
+
+
+Hook = Callable[[Site], list[str]]
+
+# Hook points: where the generator runs a rule's statements (Promela, in the
+# same indivisible step as the action).
+HOOKS: dict[str, str] = {
+    "state": "after every step that changes shared state: a property of every reachable state",
+    "enable": "just before a vendor per-CPU enable acts, on the CPU it runs on",
+    "disable": "just before a vendor per-CPU disable acts, on the CPU it runs on",
+    "lock": "in the step that takes a lock, before it is taken (code's locks, the "
+            "cpus_read_lock of cpuhp_setup/remove_state, cpu_up/cpu_down's write lock)",
+    "shared_write": "in a step that writes a global, an atomic, a counter or a per-CPU flag",
+    "cross_return": "when a cross call goes on to its next CPU (after a callback returned, "
+                    "and at its start)",
+}
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    code: str
+    statement: str
+    hooks: tuple[tuple[str, Hook], ...]
+    # a rule about the whole state space: decides from the probes (assertions
+    # named P_<code>_...) SPIN reached
+    post: Callable[[frozenset[str]], bool] | None = None
+
+
+def broken(code: str, cond: str) -> list[str]:
+    """Statements asserting that rule `code` holds: fail when `cond` is true."""
+    return [f"if :: ({cond}) -> assert({code}) :: else -> skip fi"]
+
+
+def _enable_fails(s: Site) -> str:
+    return f"!virt[{s.cpu}] && bad == {s.cpu}"
+
+
+def _kvm001_state(s: Site) -> list[str]:
+    cpus = " || ".join(f"(cpu_active[{c}] && !virt[{c}])" for c in range(s.ncpus))
+    return broken("KVM001", f"vms > 0 && ({cpus})")
+
+
+def _kvm003_enable(s: Site) -> list[str]:
+    return broken("KVM003", f"virt[{s.cpu}]")
+
+
+def _kvm003_disable(s: Site) -> list[str]:
+    return broken("KVM003", f"!virt[{s.cpu}]")
+
+
+def _kvm004_enable(s: Site) -> list[str]:
+    """A failing enable in a STARTING callback, or run directly by a cross
+    call, is dropped; inside an IPI callback it is dropped unless the
+    callback writes shared state before it returns."""
+    if s.ctx == STARTING or (s.ctx == "IPI" and s.direct):
+        return broken("KVM004", _enable_fails(s))
+    if s.ctx == "IPI" and s.dropped:
+        return [f"if :: ({_enable_fails(s)}) -> {s.dropped} = 1 :: else -> skip fi"]
+    return []
+
+
+def _kvm004_shared_write(s: Site) -> list[str]:
+    return [f"{flag} = 0" for flag in s.chain]
+
+
+def _kvm004_cross_return(s: Site) -> list[str]:
+    return broken("KVM004", s.dropped) + [f"{s.dropped} = 0"]
+
+
+def _lock_token(name: str, lock_id: str) -> str:
+    return "HP" if name == HOTPLUG_LOCK else lock_id
+
+
+def _kvm007_lock(s: Site) -> list[str]:
+    """Taking a lock the thread holds; and a probe per lock-order edge: the
+    lock taken while the thread holds another one (mode r or x)."""
+    out = broken("KVM007", f"HOLDS({s.lock_id}, {s.thread})")
+    mode = "r" if s.shared else "x"
+    for name, lock_id in s.locks:
+        if name == s.lock:
+            continue
+        for held, test in (("r", "IS_READER"), ("x", "IS_OWNER")):
+            probe = (f"P_KVM007_{_lock_token(name, lock_id)}{held}_"
+                     f"{_lock_token(s.lock, s.lock_id)}{mode}_{s.thread}")
+            out.append(f"if :: {test}({lock_id}, {s.thread}) -> assert({probe}) :: else -> skip fi")
+    return out
+
+
+_EDGE = re.compile(r"P_KVM007_(HP|L\d+)([rx])_(HP|L\d+)([rx])_(\d+)$")
+
+
+def _kvm007_cycles(probes: frozenset[str]) -> bool:
+    """A cycle of two or three locks in the lock-order edges reached, with
+    edges from at least two threads that can block each other at every lock
+    (readers share, except on cpu_hotplug_lock, a percpu rwsem)."""
+    variants: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for probe in sorted(probes):
+        m = _EDGE.match(probe)
+        if m:
+            held, held_mode, lock, mode, thread = m.groups()
+            variants.setdefault((held, lock), []).append((held_mode, mode, thread))
+    succ: dict[str, list[str]] = {}
+    for held, lock in sorted(variants):
+        succ.setdefault(held, []).append(lock)
+    cycles: list[tuple[str, ...]] = []
+    for a in sorted(succ):
+        for b in succ[a]:
+            if a in succ.get(b, ()):
+                cycles.append((a, b))
+            for c in succ.get(b, ()):
+                if c not in (a, b) and a in succ.get(c, ()):
+                    cycles.append((a, b, c))
+    for cycle in cycles:
+        pairs = [(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))]
+        for chain in itertools.product(*(variants[p] for p in pairs)):
+            if len({thread for _, _, thread in chain}) < 2:
+                continue
+            # at lock cycle[i]: chain[i] holds it, chain[i - 1] wants it
+            if all(not (chain[i][0] == "r" and chain[i - 1][1] == "r") or cycle[i] == "HP"
+                   for i in range(len(cycle))):
+                return True
+    return False
+
+
+# Every rule's Promela check, in one place: a new rule is a row here (and, for
+# a new kind of place, an entry in HOOKS that the generator runs).
+RULES: dict[str, RuleCheck] = {
+    "KVM001": RuleCheck("KVM001", "while a VM exists, every active (schedulable) CPU has "
+                        "virtualization on", (("state", _kvm001_state),)),
+    "KVM003": RuleCheck("KVM003", "enable never runs where virtualization is on, disable only "
+                        "where it is on", (("enable", _kvm003_enable), ("disable", _kvm003_disable))),
+    "KVM004": RuleCheck("KVM004", "a vendor enable never fails where the failure is dropped: a "
+                        "STARTING callback, a cross call, an IPI callback that records it nowhere",
+                        (("enable", _kvm004_enable), ("shared_write", _kvm004_shared_write),
+                         ("cross_return", _kvm004_cross_return))),
+    "KVM007": RuleCheck("KVM007", "no thread takes a lock it holds; no cycle in the lock order "
+                        "whose edges can block each other", (("lock", _kvm007_lock),),
+                        post=_kvm007_cycles),
+}
+
+
+def check_rules(rules: set[str] | frozenset[str]) -> None:
+    """Raise Unsupported naming the rules the exporter has no check for."""
+    missing = sorted(set(rules) - set(RULES))
+    if missing:
+        raise Unsupported(f"rule(s) {', '.join(missing)}: no Promela check in "
+                          "kvmplan/model/promela.py RULES")
+
+
+# --- the static picture of the program ---------------------------------------------
+
+@dataclass(frozen=True)
+class _State:
+    """A cpuhp state the program registers: its section and order (the graph's
+    state table), its bit in registration masks, and the (startup, teardown)
+    callback pairs its registrations install; reg[id] holds 1 + the pair's
+    position, 0 while unregistered."""
+
+    name: str
+    id: int
+    section: str
+    index: int
+    variants: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class _Inst:
+    """One inlined function activation: where its code runs and where it returns."""
+
+    key: str
+    fn: Function
+    prefix: str
+    cpu: str                 # Promela expression of the CPU it runs on
+    ctx: str
+    irq: str                 # its irqcpu value: cpu when IRQs-off, else NO_CPU
+    result: str | None       # lvalue receiving the return value
+    cont: str                # label where the caller goes on
+    irq_exit: str | None     # statement restoring the caller's irqcpu
+    slots: dict[str, str]    # local slot name → lvalue
+    resets: list[str]        # statements returning its variables to their idle values
+    stack: tuple[str, ...]
+    dropped: str             # the innermost enclosing cross call's flag, or ""
+    chain: tuple[str, ...]   # the flags of every enclosing cross call
+
+
+class _Proc:
+    """The text of one Promela process: declarations and labelled statements."""
+
+    def __init__(self, name: str, me: int):
+        self.name = name
+        self.me = me
+        self.decls: list[str] = []
+        self.body: list[str] = []
+        self.pending: list[str] = []
+        self.scratch = 0
+        self.branches = False
+
+    def label(self, name: str) -> None:
+        self.pending.append(name)
+
+    def comment(self, text: str) -> None:
+        self.body.append(f"\t/* {_comment(text)} */")
+
+    def emit(self, stmt: str) -> None:
+        if self.pending and stmt.startswith("d_step"):
+            # SPIN forbids jumps into a d_step: a jump target is an atomic step
+            stmt = "atomic" + stmt[len("d_step"):]
+        labels = "".join(f"{lab}: " for lab in self.pending)
+        self.pending = []
+        self.body.append(f"\t{labels}{stmt};")
+
+    def text(self) -> str:
+        if self.pending:
+            self.emit("skip")
+        decls = list(self.decls)
+        if self.scratch:
+            decls.append(f"int tv[{self.scratch}];  /* scratch, 0 between statements */")
+        if self.branches:
+            decls.append("byte br;  /* a branch's three-valued truth, 0 between statements */")
+        lines = [f"proctype {self.name}() {{"]
+        lines += [f"\t{d}" for d in decls]
+        lines += self.body
+        lines.append("}")
+        return "\n".join(lines)
+
+
+def _comment(text: str) -> str:
+    return text.replace("*/", "* /").replace("\n", " ")
+
+
+def _step(guard: str | None, stmts: list[str], goto: str | None = None) -> str:
+    """One indivisible statement: optional guard (it may block only there),
+    then the statements, then an optional jump."""
+    body = list(stmts) + ([f"goto {goto}"] if goto else [])
+    if not body:
+        return f"({guard})" if guard else "skip"
+    if guard is None and len(body) == 1 and not body[0].startswith("if"):
+        return body[0]
+    head = f"{guard} -> " if guard else ""
+    kind = "atomic" if goto or any("goto" in s for s in stmts) else "d_step"
+    return f"{kind} {{ {head}{'; '.join(body)} }}"
+
+
+def _next_cpu(mask: str, cur: str, empty: list[str], pick: str = "LOWEST") -> str:
+    """Take the next CPU of `mask` (LOWEST or HIGHEST first) into `cur`; when
+    none is left, run `empty` (which jumps away)."""
+    return (f"if :: {mask} == 0 -> {'; '.join(empty)} "
+            f":: else -> {cur} = {pick}({mask}); {mask} = {mask} & ~BIT({cur}) fi")
+
+
+def _digit_like(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def _errno_like(text: str) -> bool:
+    return text.startswith(("-E", "ERR_PTR"))
+
+
+# --- the exporter ---------------------------------------------------------------
+
+class _Exporter:
+    def __init__(self, program: Program, bounds: Bounds):
+        self.p = program
+        self.bounds = bounds
+        self.ncpus = bounds.cpus
+        self.vocab = program.vocab
+        self.instances = 0
+        self.callbacks = 0
+        self.named: dict[str, int] = {}
+        self.probes: set[str] = set()
+        self._scan()
+
+    # -- names ---------------------------------------------------------------------
+    def _scan(self) -> None:
+        """Give every shared object the program touches a Promela name."""
+        initial: dict[str, str] = {name: "0" for name in sorted(self.vocab.get("counter", ()))}
+        initial["system_state"] = self._named("SYSTEM_RUNNING")
+        wanted = self.vocab.get("param", frozenset())
+        for name, init in sorted(self.p.graph.params.items()):
+            if name not in wanted:
+                continue
+            if init in ("true", "false"):
+                initial[name] = "V_T" if init == "true" else "V_F"
+            elif _digit_like(init):
+                initial[name] = self._int(int(init), f"module parameter {name}")
+        dynamic: set[str] = set()
+        locks: set[str] = {HOTPLUG_LOCK}
+        percpu: set[str] = set()
+        misc: set[str] = set()
+        variants: dict[str, list[tuple[str, str]]] = {}
+        for key in sorted(self.p.functions):
+            fn = self.p.functions[key]
+            for e in fn.events:
+                if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
+                    dynamic.add(strip_ref(e.args[0]))
+                elif e.kind == ev.COUNT:
+                    dynamic.add(e.name)
+                elif e.kind == ev.LOCK and not self._not_a_lock(e):
+                    locks.add(e.name)
+                elif e.kind in (ev.PERCPU_READ, ev.PERCPU_WRITE):
+                    percpu.add(e.name)
+                elif e.kind in (ev.REGISTER, ev.UNREGISTER) and e.mode == "misc":
+                    misc.add(e.name)
+                elif e.kind == ev.CPUHP_SETUP:
+                    args = list(e.args) + ["", "", "", ""]
+                    pair = (self._callback(args[2], fn), self._callback(args[3], fn))
+                    found = variants.setdefault(args[0], [])
+                    if pair not in found:
+                        found.append(pair)
+                elif e.kind == ev.CPUHP_REMOVE:
+                    variants.setdefault((list(e.args) + [""])[0], [])
+        self.globals: dict[str, str] = {}
+        self.defined: dict[str, str] = {}
+        self.global_decls: list[str] = []
+        for i, name in enumerate(sorted(set(initial) | dynamic)):
+            var = f"g{i}"
+            self.globals[name] = var
+            if name in initial:
+                self.global_decls.append(f"int {var} = {initial[name]};  /* {_comment(name)} */")
+            else:
+                self.defined[name] = f"gd{i}"
+                self.global_decls.append(f"int {var};  /* {_comment(name)} */")
+                self.global_decls.append(f"bit gd{i};  /* {_comment(name)} exists (set by its "
+                                         "first atomic_*() or count) */")
+        self.locks = {name: f"L{i}" for i, name in enumerate(sorted(locks))}
+        self.percpu = {name: f"pc{i}" for i, name in enumerate(sorted(percpu))}
+        self.misc = {name: f"misc{i}" for i, name in enumerate(sorted(misc))}
+        self.states: dict[str, _State] = {}
+        for i, name in enumerate(sorted(variants)):
+            st = self.p.graph.cpuhp_states.get(name)
+            section, index = (st.section, st.index) if st else ("OTHER", 10_000)
+            self.states[name] = _State(name, i, section, index, tuple(variants[name]))
+
+    def _not_a_lock(self, e: Event) -> bool:
+        return e.mode in NOT_LOCKS and e.name == e.mode
+
+    def _callback(self, expr: str, fn: Function) -> str:
+        """The function a cpuhp callback argument names, if it is interpreted code."""
+        for target, _ in function_ref(self.p.graph, expr, fn):
+            key = self.p.key_of(target)
+            return key if key in self.p.functions else ""
+        return ""
+
+    def _int(self, value: int, what: str) -> str:
+        if abs(value) >= INT_LIMIT:
+            raise Unsupported(f"{what}: the number {value} is outside the exported value range")
+        return str(value)
+
+    def _named(self, text: str) -> str:
+        if text not in self.named:
+            self.named[text] = len(self.named)
+        return f"(V_NAMED_BASE - {self.named[text]})"
+
+    # -- values ----------------------------------------------------------------------
+    def _value(self, inst: _Inst, atom: str) -> tuple[str, bool]:
+        """Promela expression of interp's value(atom), and whether it reads
+        shared state: a local slot if it was assigned, else a number, an
+        errno (err), true/false, a global that exists, else unknown."""
+        atom = atom.strip()
+        fallback, shared = self._atom(atom, inst)
+        var = inst.slots.get(atom)
+        if var is None:
+            return fallback, shared
+        return f"(({var} != V_ABSENT) -> {var} : {fallback})", shared
+
+    def _atom(self, atom: str, inst: _Inst) -> tuple[str, bool]:
+        if _digit_like(atom):
+            try:
+                return self._int(int(atom), f"{inst.fn.name}()"), False
+            except ValueError:
+                raise Unsupported(f"{inst.fn.name}(): value {atom!r} is not a number") from None
+        if _errno_like(atom):
+            return "V_ERR", False
+        if atom == "true":
+            return "V_T", False
+        if atom == "false":
+            return "V_F", False
+        var = self.globals.get(atom)
+        if var is None:
+            return "V_UNK", False
+        gd = self.defined.get(atom)
+        return (f"({gd} -> {var} : V_UNK)" if gd else var), True
+
+    def _current(self, name: str) -> str:
+        """A global's number for atomic_*() and counts: 0 if absent or not a number."""
+        var = self.globals[name]
+        gd = self.defined.get(name)
+        known = f"{gd} && IS_INT({var})" if gd else f"IS_INT({var})"
+        return f"(({known}) -> {var} : 0)"
+
+    def _store_global(self, name: str, value: str) -> list[str]:
+        out = [f"{self.globals[name]} = {value}"]
+        gd = self.defined.get(name)
+        if gd:
+            out.append(f"{gd} = 1")
+        return out
+
+    # -- conditions --------------------------------------------------------------------
+    def _cond(self, proc: _Proc, inst: _Inst, c: Cond | None, lines: list[str]) -> tuple[str, bool]:
+        """Three-valued truth of a condition (interp's cond): an expression
+        over scratch variables assigned by `lines`, and whether it reads
+        shared state."""
+        if c is None:
+            return "2", False
+        op = c[0]
+        if op == "slot":
+            var = inst.slots.get(str(c[1]))
+            return (f"TRUTH({var})" if var else "2"), False
+        if op == "global":
+            name = str(c[1])
+            var = self.globals.get(name)
+            if var is None:
+                return "2", False
+            gd = self.defined.get(name)
+            return (f"({gd} -> TRUTH({var}) : 2)" if gd else f"TRUTH({var})"), True
+        if op == "const":
+            text = str(c[1])
+            if _digit_like(text):
+                return ("1" if self._int0(text, inst) != 0 else "0"), False
+            return "2", False
+        if op == "not":
+            x, shared = self._cond(proc, inst, c[1], lines)  # type: ignore[arg-type]
+            return self._scratch(proc, lines, f"NOT3({self._held(proc, lines, x)})"), shared
+        if op in ("and", "or"):
+            x, sx = self._cond(proc, inst, c[1], lines)  # type: ignore[arg-type]
+            y, sy = self._cond(proc, inst, c[2], lines)  # type: ignore[arg-type]
+            macro = "AND3" if op == "and" else "OR3"
+            expr = f"{macro}({self._held(proc, lines, x)}, {self._held(proc, lines, y)})"
+            return self._scratch(proc, lines, expr), sx or sy
+        if op == "cmp":
+            compare = COMPARISONS.get(str(c[1]))
+            if compare is None:
+                raise Unsupported(f"{inst.fn.name}(): comparison {c[1]!r} in a branch condition")
+            a, sa = self._cval(inst, c[2])  # type: ignore[arg-type]
+            b, sb = self._cval(inst, c[3])  # type: ignore[arg-type]
+            expr = f"{compare}({self._held(proc, lines, a)}, {self._held(proc, lines, b)})"
+            return self._scratch(proc, lines, expr), sa or sb
+        return "2", False
+
+    def _cval(self, inst: _Inst, c: Cond) -> tuple[str, bool]:
+        """A comparison operand (interp's cval); V_UNK stands for 'unknown'."""
+        op = c[0]
+        if op == "slot":
+            var = inst.slots.get(str(c[1]))
+            return (f"CVAL({var})" if var else "V_UNK"), False
+        if op == "global":
+            name = str(c[1])
+            var = self.globals.get(name)
+            if var is None:
+                return "V_UNK", False
+            gd = self.defined.get(name)
+            return (f"({gd} -> CVAL({var}) : V_UNK)" if gd else f"CVAL({var})"), True
+        if op == "const":
+            text = str(c[1])
+            if _digit_like(text):
+                return self._int(self._int0(text, inst), f"{inst.fn.name}()"), False
+            if text == "ok":
+                return "0", False
+            if text == "?":
+                return "V_UNK", False
+            return self._named(text), False
+        return "V_UNK", False
+
+    def _int0(self, text: str, inst: _Inst) -> int:
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise Unsupported(f"{inst.fn.name}(): constant {text!r} is not a number") from None
+
+    def _held(self, proc: _Proc, lines: list[str], expr: str) -> str:
+        """A macro operand: a constant or a scratch variable holding the expression."""
+        if re.fullmatch(r"-?\d+|tv\[\d+\]|V_UNK", expr):
+            return expr
+        return self._scratch(proc, lines, expr)
+
+    def _scratch(self, proc: _Proc, lines: list[str], expr: str) -> str:
+        var = f"tv[{len(lines)}]"
+        lines.append(f"{var} = {expr}")
+        proc.scratch = max(proc.scratch, len(lines))
+        return var
+
+    def _unknown_slots(self, inst: _Inst, c: Cond | None) -> list[str]:
+        """Tests that a slot of the condition is unknown (interp's _cond_slots_unknown)."""
+        if not c:
+            return []
+        if c[0] == "slot":
+            var = inst.slots.get(str(c[1]))
+            return [f"({var} == V_UNK || {var} == V_ABSENT)" if var else "1"]
+        out: list[str] = []
+        for x in c[1:]:
+            if isinstance(x, tuple):
+                out += self._unknown_slots(inst, x)
+        return out
+
+    # -- rule hooks ----------------------------------------------------------------------
+    def _hook(self, hook: str, site: Site) -> list[str]:
+        """The statements every rule places at this hook point, in rule order."""
+        out: list[str] = []
+        for code in sorted(RULES):
+            for name, place in RULES[code].hooks:
+                if name == hook:
+                    for stmt in place(site):
+                        self.probes.update(re.findall(r"assert\((P_\w+)\)", stmt))
+                        out.append(stmt)
+        return out
+
+    def _site(self, proc: _Proc, inst: _Inst) -> Site:
+        return Site(proc.me, inst.cpu, inst.ctx, self.ncpus, dropped=inst.dropped, chain=inst.chain)
+
+    def _shared(self, proc: _Proc, cpu: str, ctx: str, stmts: list[str],
+                extra_guard: str = "", goto: str | None = None, writes: bool = True) -> str:
+        """A step on shared state: runs when no other thread is IRQs-off on
+        its CPU or inside stop_machine() (and `extra_guard` holds); a step
+        that writes ends with the state hooks."""
+        guard = f"FREE({proc.me}, {cpu})" + (f" && {extra_guard}" if extra_guard else "")
+        body = list(stmts) + (self._hook("state", Site(proc.me, cpu, ctx, self.ncpus))
+                              if writes else [])
+        return _step(guard, body, goto)
+
+    # -- function activations ----------------------------------------------------------------
+    def _expand(self, proc: _Proc, key: str, cpu: str, ctx: str, result: str | None, cont: str,
+                caller: _Inst | None) -> None:
+        """Inline one activation of `key` running on `cpu` in context `ctx`,
+        called from `caller` (None: from the environment): its events in
+        order, each at label <prefix>_<index>; every return assigns `result`
+        and jumps to `cont`."""
+        stack = caller.stack if caller else ()
+        if key in stack:
+            raise Unsupported(f"recursive call {' -> '.join(stack + (key,))}")
+        fn = self.p.functions.get(key)
+        if fn is None:
+            raise Unsupported(f"{key}() is called but is not lifecycle code in the Program")
+        self.instances += 1
+        if self.instances > MAX_INSTANCES:
+            raise Unsupported(f"more than {MAX_INSTANCES} inlined calls: the call tree is too large "
+                              "to export")
+        prefix = f"f{self.instances}"
+        irq = cpu if ctx in IRQS_OFF else "NO_CPU"
+        caller_irq = caller.irq if caller else "NO_CPU"
+        names = self._slot_names(fn)
+        slots = {name: f"{prefix}[{i}]" for i, name in enumerate(names)}
+        resets = [f"{var} = V_ABSENT" for var in slots.values()]
+        if names:
+            proc.decls.append(f"int {prefix}[{len(names)}] = V_ABSENT;  /* {_comment(fn.name)}: "
+                              f"{_comment(', '.join(names))} */")
+        inst = _Inst(key, fn, prefix, cpu, ctx, irq, result, cont,
+                     f"irqcpu[{proc.me}] = {caller_irq}" if irq != caller_irq else None,
+                     slots, resets, stack + (key,), caller.dropped if caller else "",
+                     caller.chain if caller else ())
+        proc.comment(f"{fn.name}() [{fn.file}:{fn.line}] on CPU {cpu}, context {ctx}")
+        if irq != caller_irq:
+            # entering an IRQs-off context on `cpu`, or leaving the caller's
+            proc.emit(self._shared(proc, cpu, ctx, [f"irqcpu[{proc.me}] = {irq}"], writes=False))
+        for i, e in enumerate(fn.events):
+            proc.label(self._lab(inst, i))
+            self._event(proc, inst, i, e)
+        proc.label(f"{prefix}_end")
+        self._return(proc, inst, "V_OK", False)
+
+    def _callee(self, inst: _Inst, dropped: str) -> _Inst:
+        """The caller of a cross call's callback: `inst` with a new innermost
+        cross call flag."""
+        return dataclasses.replace(inst, dropped=dropped, chain=inst.chain + (dropped,))
+
+    def _slot_names(self, fn: Function) -> list[str]:
+        """The local slots a function can assign: call results, assignments to
+        non-globals, loop variables of CPU iterations."""
+        names: set[str] = set()
+        for e in fn.events:
+            if e.slot:
+                names.add(e.slot)
+            if e.kind == ev.ASSIGN and e.name:
+                names.add(e.name)
+            if e.kind == ev.LOOP and e.mode == "cpus" and e.args:
+                names.add(e.args[0])
+        return sorted(names)
+
+    def _lab(self, inst: _Inst, i: int) -> str:
+        if 0 <= i < len(inst.fn.events):
+            return f"{inst.prefix}_{i}"
+        return f"{inst.prefix}_end"
+
+    def _return(self, proc: _Proc, inst: _Inst, value: str, shared: bool) -> None:
+        """Return: the caller's slot gets the value; the activation's
+        variables go back to idle; the caller's IRQs-off state comes back."""
+        stmts = []
+        if inst.result:
+            stmts.append(f"{inst.result} = {value}")
+        stmts += inst.resets
+        if inst.irq_exit:
+            stmts.append(inst.irq_exit)
+        if shared or inst.irq_exit:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, goto=inst.cont, writes=False))
+        else:
+            proc.emit(_step(None, stmts, inst.cont))
+
+    # -- events ------------------------------------------------------------------------------
+    def _event(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
+        k = e.kind
+        proc.comment(f"{inst.fn.name}:{e.line} {k} {e.name}".rstrip())
+        if k in (ev.LABEL, ev.ASSERT, ev.ASM):
+            return
+        if k == ev.JUMP:
+            proc.emit(f"goto {self._lab(inst, e.target if e.target >= 0 else len(inst.fn.events))}")
+        elif k == ev.RETURN:
+            value, shared = self._value(inst, e.value) if e.value else ("V_OK", False)
+            self._return(proc, inst, value, shared)
+        elif k == ev.ASSIGN:
+            self._assign(proc, inst, e)
+        elif k == ev.BRANCH:
+            self._branch(proc, inst, i, e)
+        elif k == ev.LOOP:
+            self._loop(proc, inst, i, e)
+        elif k == ev.LOOP_END:
+            proc.emit(f"goto {self._lab(inst, e.target)}")
+        elif k in (ev.CALL, ev.ICALL):
+            self._call(proc, inst, i, e)
+        elif k == ev.CROSS_CALL:
+            self._cross_call(proc, inst, i, e)
+        elif k == ev.COUNT:
+            self._count(proc, inst, e)
+        elif k in (ev.PERCPU_READ, ev.PERCPU_WRITE):
+            self._percpu(proc, inst, e)
+        elif k in (ev.LIST_ADD, ev.LIST_DEL):
+            self._list(proc, inst, e)
+        elif k in (ev.REGISTER, ev.UNREGISTER):
+            self._register(proc, inst, e)
+        elif k == ev.LOCK:
+            self._lock(proc, inst, e)
+        elif k == ev.UNLOCK:
+            self._unlock(proc, inst, e)
+        elif k == ev.CPUHP_SETUP:
+            self._cpuhp_setup(proc, inst, i, e)
+        elif k == ev.CPUHP_REMOVE:
+            self._cpuhp_remove(proc, inst, i, e)
+        else:
+            raise Unsupported(f"{inst.fn.name}(): event kind {k!r}")
+
+    def _assign(self, proc: _Proc, inst: _Inst, e: Event) -> None:
+        """`x = v`: a global that exists is written (shared), else the local slot."""
+        value, shared = self._value(inst, e.value)
+        slot = inst.slots[e.name]
+        var = self.globals.get(e.name)
+        if var is None:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, [f"{slot} = {value}"], writes=False)
+                      if shared else f"{slot} = {value}")
+            return
+        written = [f"{var} = {value}"] + self._hook("shared_write", self._site(proc, inst))
+        gd = self.defined.get(e.name)
+        if gd is None:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, written))
+            return
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, [
+            f"if :: {gd} -> {'; '.join(written)} :: else -> {slot} = {value} fi"]))
+
+    def _branch(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
+        """A branch falls through when its condition is true and jumps when it
+        is false. An unknown condition takes the side that is not the error
+        path (Program.failure_side; jump when it says nothing); with failures
+        to inject, module init and VM creation may take the error side
+        instead when a slot of the condition is unknown."""
+        if e.target < 0:
+            raise Unsupported(f"{inst.fn.name}(): branch at line {e.line} without a target")
+        proc.branches = True
+        lines: list[str] = []
+        truth, shared = self._cond(proc, inst, e.cond, lines)
+        side = self.p.failure_side.get((inst.key, i), "")
+        jump = f"goto {self._lab(inst, e.target)}"
+        options = [
+            "br == 1 -> br = 0",
+            f"br == 0 -> br = 0; {jump}",
+            "br == 2 -> br = 0" + (f"; {jump}" if side != "else" else ""),
+        ]
+        unknown = self._unknown_slots(inst, e.cond)
+        if self.bounds.failures > 0 and side and proc.me in (INIT, USER) and unknown:
+            options.append(f"br == 2 && failures_left > 0 && ({' || '.join(unknown)}) -> br = 0; "
+                           "failures_left--" + (f"; {jump}" if side == "else" else ""))
+            shared = True
+        resets = [f"tv[{n}] = 0" for n in range(len(lines))]
+        decide = "if " + " ".join(f":: {o}" for o in options) + " fi"
+        stmts = lines + [f"br = {truth}"] + resets + [decide]
+        if shared:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
+        else:
+            proc.emit(_step(None, stmts))
+
+    def _loop(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
+        """for_each_*_cpu: each CPU (online ones: those online at the first
+        visit) in turn, the loop variable set to it. Other loops: the body
+        runs once if it touches lifecycle state, else is skipped."""
+        var = f"{inst.prefix}_lp{i}"
+        proc.decls.append(f"int {var} = -1;  /* loop state: -1 not started */")
+        inst.resets.append(f"{var} = -1")
+        exit_label = self._lab(inst, e.target)
+        if e.mode == "cpus":
+            start = "ONLINE_MASK" if e.name == "online" else "ALL_CPUS"
+            loop_var = inst.slots[e.args[0]] if e.args else None
+            take = (f"{loop_var} = LOWEST({var}); {var} = {var} & ~BIT({loop_var})" if loop_var
+                    else f"{var} = {var} & ~BIT(LOWEST({var}))")
+            stmts = [f"if :: {var} == -1 -> {var} = {start} :: else -> skip fi",
+                     f"if :: {var} == 0 -> {var} = -1; goto {exit_label} :: else -> {take} fi"]
+            if e.name == "online":
+                proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
+            else:
+                proc.emit(_step(None, stmts))
+            return
+        if not self._body_matters(inst.key, inst.fn, i, e.target):
+            proc.emit(f"goto {exit_label}")
+            return
+        proc.emit(_step(None, [(f"if :: {var} == 1 -> {var} = -1; goto {exit_label} "
+                                f":: else -> {var} = 1 fi")]))
+
+    def _body_matters(self, key: str, fn: Function, start: int, end: int) -> bool:
+        """Does a loop body touch lifecycle state: an interpreted or primitive
+        call, or any event other than control flow, assignments and asserts?"""
+        for j in range(start + 1, min(end, len(fn.events))):
+            e = fn.events[j]
+            if e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
+                target = self.p.targets.get((key, j))
+                if target is not None and target.kind != "skip":
+                    return True
+            elif e.kind not in (ev.BRANCH, ev.JUMP, ev.LABEL, ev.LOOP, ev.LOOP_END, ev.ASSIGN,
+                                ev.RETURN, ev.ASSERT, ev.ASM):
+                return True
+        return False
+
+    # -- calls --------------------------------------------------------------------------
+    def _call(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
+        """A call: atomic_*() on a global; ERR_PTR() is an error; WARN_ON() and
+        likely() pass their argument; a call outside the lifecycle is skipped
+        and returns unknown; the vendor enable/disable act on the CPU; other
+        lifecycle code is inlined (same CPU and context). Other primitives
+        (TDX, user-return MSRs) are refused."""
+        slot = inst.slots.get(e.slot) if e.slot else None
+        if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
+            self._atomic(proc, inst, e, slot)
+            return
+        if e.kind == ev.CALL and e.name in ERROR_POINTERS:
+            if slot:
+                proc.emit(f"{slot} = V_ERR")
+            return
+        if e.kind == ev.CALL and e.name in TRANSPARENT and e.args:
+            if slot:
+                value, shared = self._value(inst, e.args[0])
+                proc.emit(self._shared(proc, inst.cpu, inst.ctx, [f"{slot} = {value}"], writes=False)
+                          if shared else f"{slot} = {value}")
+            return
+        target = self.p.targets.get((inst.key, i))
+        if target is None or target.kind == "skip":
+            if slot:
+                proc.emit(f"{slot} = V_UNK")
+            return
+        if target.kind in ("enable", "disable"):
+            self._vendor(proc, target.kind, self._site(proc, inst), slot, None)
+            return
+        if target.kind != "code":
+            raise Unsupported(f"{inst.fn.name}(): {e.name}() is a {target.kind} primitive, not "
+                              "modelled in Promela")
+        self._expand(proc, target.function, inst.cpu, inst.ctx, slot, self._lab(inst, i + 1), inst)
+
+    def _atomic(self, proc: _Proc, inst: _Inst, e: Event, slot: str | None) -> None:
+        """atomic_inc/dec/set/read(&g): g (0 if absent or not a number) changed,
+        g exists from now on, the call's value is the new one."""
+        name = strip_ref(e.args[0])
+        op = ATOMIC_OPS[e.name]
+        stmts = [f"tv[0] = {self._current(name)}"]
+        if op == "inc":
+            stmts.append("tv[0] = tv[0] + 1")
+        elif op == "dec":
+            stmts.append("tv[0] = tv[0] - 1")
+        elif op == "set":
+            value = self._value(inst, e.args[1])[0] if len(e.args) > 1 else "0"
+            stmts += [f"tv[1] = {value}", "tv[0] = (IS_INT(tv[1]) -> tv[1] : 0)"]
+        stmts += self._store_global(name, "tv[0]")
+        if op != "read":
+            stmts += self._hook("shared_write", self._site(proc, inst))
+        if slot:
+            stmts.append(f"{slot} = tv[0]")
+        stmts += ["tv[0] = 0", "tv[1] = 0"]
+        proc.scratch = max(proc.scratch, 2)
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
+
+    def _vendor(self, proc: _Proc, kind: str, site: Site, slot: str | None,
+                goto: str | None) -> None:
+        """Vendor per-CPU enable: -EBUSY (err) where virtualization is already
+        on, err on the CPU that can't enable it, else virtualization on and ok.
+        Disable: virtualization off, ok."""
+        cpu = site.cpu
+        if kind == "enable":
+            stmts = self._hook("enable", site)
+            ok = f"{slot} = V_OK" if slot else "skip"
+            err = f"{slot} = V_ERR" if slot else "skip"
+            stmts.append(f"if :: virt[{cpu}] -> {err} :: !virt[{cpu}] && bad == {cpu} -> {err} "
+                         f":: else -> virt[{cpu}] = 1; {ok} fi")
+        else:
+            stmts = self._hook("disable", site)
+            stmts.append(f"virt[{cpu}] = 0")
+            if slot:
+                stmts.append(f"{slot} = V_OK")
+        proc.emit(self._shared(proc, cpu, site.ctx, stmts, goto=goto))
+
+    def _cross_call(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
+        """on_each_cpu / smp_call_function*: the CPUs online at the call (all,
+        all but the caller's, or the one named if online) each run the
+        function in turn in IPI context (IRQs off on that CPU); its return
+        value is lost; no hotplug exclusion. A vendor enable/disable named
+        directly runs on each CPU in IPI context."""
+        target = self.p.targets.get((inst.key, i))
+        if target is None or target.kind == "skip":
+            return
+        if target.kind not in ("code", "enable", "disable"):
+            raise Unsupported(f"{inst.fn.name}(): cross call of a {target.kind} primitive")
+        mask = f"{inst.prefix}_xm{i}"
+        cur = f"{inst.prefix}_xc{i}"
+        flag = f"{inst.prefix}_xd{i}"
+        proc.decls.append(f"byte {mask}; byte {cur}; bit {flag};  /* cross call at line {e.line}: "
+                          "CPUs left, CPU now, a callback failure not recorded */")
+        if e.mode == "single":
+            value, _ = self._value(inst, e.args[0] if e.args else "")
+            stmts = [f"tv[0] = {value}",
+                     ("if :: IS_INT(tv[0]) && tv[0] >= 0 && tv[0] < NCPUS -> "
+                      f"if :: online[tv[0]] -> {mask} = BIT(tv[0]) :: else -> {mask} = 0 fi "
+                      f":: else -> {mask} = 0 fi"), "tv[0] = 0"]
+            proc.scratch = max(proc.scratch, 1)
+        elif e.mode == "others":
+            stmts = [f"{mask} = ONLINE_MASK & ~BIT({inst.cpu})"]
+        else:
+            stmts = [f"{mask} = ONLINE_MASK"]
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
+        loop = f"{inst.prefix}_x{i}"
+        proc.label(loop)
+        back = self._hook("cross_return", Site(proc.me, cur, "IPI", self.ncpus, dropped=flag,
+                                               chain=inst.chain + (flag,)))
+        proc.emit(_step(None, back + [_next_cpu(mask, cur, [f"{cur} = 0",
+                                                            f"goto {self._lab(inst, i + 1)}"])]))
+        if target.kind in ("enable", "disable"):
+            site = Site(proc.me, cur, "IPI", self.ncpus, direct=True, dropped=flag,
+                        chain=inst.chain + (flag,))
+            self._vendor(proc, target.kind, site, None, loop)
+            return
+        self._expand(proc, target.function, cur, "IPI", None, loop, self._callee(inst, flag))
+
+    # -- shared state -------------------------------------------------------------------
+    def _count(self, proc: _Proc, inst: _Inst, e: Event) -> None:
+        """g++ / g-- / g = v on a global counter: g (0 if absent or not a
+        number) changes, exists from now on; the slot sees the old value when
+        the code reads it before the change, else the new one."""
+        slot = inst.slots.get(e.slot) if e.slot else None
+        stmts = [f"tv[0] = {self._current(e.name)}"]
+        if slot and e.value == "old":
+            stmts.append(f"{slot} = tv[0]")
+        if e.mode == "inc":
+            stmts.append("tv[0] = tv[0] + 1")
+        elif e.mode == "dec":
+            stmts.append("tv[0] = tv[0] - 1")
+        else:
+            value = self._value(inst, e.value)[0]
+            stmts += [f"tv[1] = {value}", "tv[0] = (IS_INT(tv[1]) -> tv[1] : tv[0])"]
+        stmts += self._store_global(e.name, "tv[0]")
+        stmts += self._hook("shared_write", self._site(proc, inst))
+        if slot and e.value != "old":
+            stmts.append(f"{slot} = tv[0]")
+        stmts += ["tv[0] = 0", "tv[1] = 0"]
+        proc.scratch = max(proc.scratch, 2)
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
+
+    def _percpu(self, proc: _Proc, inst: _Inst, e: Event) -> None:
+        """KVM's per-CPU flag of the CPU the code runs on: read as true/false,
+        or written (set/true/1 sets it, anything else clears it)."""
+        var = f"{self.percpu[e.name]}[{inst.cpu}]"
+        if e.kind == ev.PERCPU_READ:
+            slot = inst.slots.get(e.slot) if e.slot else None
+            if slot:
+                proc.emit(self._shared(proc, inst.cpu, inst.ctx,
+                                       [f"{slot} = ({var} -> V_T : V_F)"], writes=False))
+            return
+        value = "1" if e.value in ("set", "true", "1") else "0"
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, [f"{var} = {value}"]
+                               + self._hook("shared_write", self._site(proc, inst))))
+
+    def _list(self, proc: _Proc, inst: _Inst, e: Event) -> None:
+        """list_add / list_del on vm_list: a VM exists from one to the other."""
+        if e.name not in self.vocab.get("list", frozenset()):
+            return
+        if e.kind == ev.LIST_ADD:
+            stmts = ["vms = vms + 1"] + (["owns = owns + 1"] if proc.me == USER else [])
+        else:
+            stmts = ["vms = ((vms > 0) -> vms - 1 : 0)"]
+            if proc.me == USER:
+                stmts.append("owns = ((owns > 0) -> owns - 1 : 0)")
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
+
+    def _register(self, proc: _Proc, inst: _Inst, e: Event) -> None:
+        """misc_register / misc_deregister of /dev/kvm: the user thread may
+        start while any misc device is registered. Other registrations only
+        install callbacks for the system thread (not modelled, refused by
+        the bounds), so they change nothing here. The call succeeds."""
+        stmts = []
+        if e.mode == "misc":
+            stmts.append(f"{self.misc[e.name]} = {1 if e.kind == ev.REGISTER else 0}")
+        slot = inst.slots.get(e.slot) if e.slot else None
+        if slot:
+            stmts.append(f"{slot} = V_OK")
+        if stmts:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
+
+    def _lock(self, proc: _Proc, inst: _Inst, e: Event) -> None:
+        """Take a lock: for read (cpus_read_lock, down_read) or exclusively;
+        waits while another thread holds it in a conflicting way; a spinlock
+        counts against stop_machine()."""
+        if self._not_a_lock(e):
+            return
+        more = [f"spins[{proc.me}] = spins[{proc.me}] + 1"] if e.mode in SPIN_LOCK_MODES else []
+        self._take(proc, inst.cpu, inst.ctx, e.name, e.mode in SHARED_LOCK_MODES, more)
+
+    def _take(self, proc: _Proc, cpu: str, ctx: str, name: str, shared: bool,
+              more: list[str], goto: str | None = None) -> None:
+        lock = self.locks[name]
+        site = Site(proc.me, cpu, ctx, self.ncpus, lock=name, lock_id=lock, shared=shared,
+                    locks=tuple(sorted(self.locks.items())))
+        stmts = self._hook("lock", site)
+        if shared:
+            stmts.append(f"take_shared({lock}, {proc.me})")
+            guard = f"CAN_SHARED({lock}, {proc.me})"
+        else:
+            stmts.append(f"take_excl({lock}, {proc.me})")
+            guard = f"CAN_EXCL({lock}, {proc.me})"
+        proc.emit(self._shared(proc, cpu, ctx, stmts + more, extra_guard=guard, goto=goto))
+
+    def _unlock(self, proc: _Proc, inst: _Inst, e: Event) -> None:
+        stmts = []
+        lock = self.locks.get(e.name)
+        if lock is not None:        # never taken as a lock: releasing it changes nothing
+            stmts.append(f"release({lock}, {proc.me})")
+        if e.mode in SPIN_LOCK_MODES:
+            stmts.append(f"if :: spins[{proc.me}] > 0 -> spins[{proc.me}] = spins[{proc.me}] - 1 "
+                         ":: else -> skip fi")
+        if stmts:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
+
+    # -- cpuhp registration ---------------------------------------------------------------
+    def _cpuhp_setup(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
+        """cpuhp_setup_state*(S, name, up, down): cpus_read_lock (not with
+        _cpuslocked), S registered with up/down; unless _nocalls (or no up),
+        up runs on each CPU online at registration in ascending order
+        (context setup); a failure (err) runs down on the CPUs done, highest
+        first, unregisters S and returns err; cpus_read_unlock; ok."""
+        args = list(e.args) + ["", "", "", ""]
+        st = self.states[args[0]]
+        variant = e.mode
+        locked = "cpuslocked" in variant
+        up, down = self._callback(args[2], inst.fn), self._callback(args[3], inst.fn)
+        vid = st.variants.index((up, down)) + 1
+        calls = "nocalls" not in variant and bool(up)
+        h = f"{inst.prefix}_h{i}"
+        todo, done, cur, cb, err = f"{h}_todo", f"{h}_done", f"{h}_cur", f"{h}_cb", f"{h}_err"
+        proc.decls += [(f"byte {todo}; byte {done}; byte {cur}; bit {err};  /* cpuhp_setup_state "
+                        f"{_comment(st.name)} */"), f"int {cb} = V_ABSENT;"]
+        register = [f"reg[{st.id}] = {vid}"] + ([f"{todo} = ONLINE_MASK"] if calls else [])
+        if locked:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, register))
+        else:
+            self._take(proc, inst.cpu, inst.ctx, HOTPLUG_LOCK, True, register)
+        if calls:
+            proc.label(f"{h}_up")
+            proc.emit(_step(None, [_next_cpu(todo, cur, [f"goto {h}_fin"])]))
+            self._expand(proc, up, cur, "setup", cb, f"{h}_upret", inst)
+            proc.label(f"{h}_upret")
+            proc.emit(_step(None, [(f"if :: {cb} == V_ERR -> {cb} = V_ABSENT; {todo} = {done}; "
+                                    f"{done} = 0; {err} = 1; goto {h}_rb "
+                                    f":: else -> {cb} = V_ABSENT; {done} = {done} | BIT({cur}); "
+                                    f"goto {h}_up fi")]))
+            proc.label(f"{h}_rb")
+            if down:
+                proc.emit(_step(None, [_next_cpu(todo, cur, [f"goto {h}_unreg"], "HIGHEST")]))
+                self._expand(proc, down, cur, "setup", None, f"{h}_rb", inst)
+            proc.label(f"{h}_unreg")
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, [f"reg[{st.id}] = 0", f"{todo} = 0",
+                                                              f"{cur} = 0"]))
+        proc.label(f"{h}_fin")
+        slot = inst.slots.get(e.slot) if e.slot else None
+        stmts = [] if locked else [f"release({self.locks[HOTPLUG_LOCK]}, {proc.me})"]
+        if slot:
+            stmts.append(f"{slot} = ({err} -> V_ERR : V_OK)")
+        stmts += [f"{todo} = 0", f"{done} = 0", f"{cur} = 0", f"{err} = 0"]
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
+
+    def _cpuhp_remove(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
+        """cpuhp_remove_state*(S): cpus_read_lock (not with _cpuslocked); unless
+        _nocalls, the teardown S was registered with runs on each CPU online
+        now, ascending (context setup); S unregistered; cpus_read_unlock; ok."""
+        st = self.states[(list(e.args) + [""])[0]]
+        locked = "cpuslocked" in e.mode
+        h = f"{inst.prefix}_h{i}"
+        todo, cur, rv = f"{h}_todo", f"{h}_cur", f"{h}_rv"
+        proc.decls.append(f"byte {todo}; byte {cur}; byte {rv};  /* cpuhp_remove_state "
+                          f"{_comment(st.name)} */")
+        downs = [(vid, down) for vid, (_, down) in enumerate(st.variants, 1) if down]
+        calls = "nocalls" not in e.mode and bool(downs)
+        stmts = [f"{rv} = reg[{st.id}]"]
+        if calls:
+            has_down = " || ".join(f"{rv} == {vid}" for vid, _ in downs)
+            stmts.append(f"{todo} = (({has_down}) -> ONLINE_MASK : 0)")
+        if locked:
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
+        else:
+            self._take(proc, inst.cpu, inst.ctx, HOTPLUG_LOCK, True, stmts)
+        if calls:
+            proc.label(f"{h}_dn")
+            proc.emit(_step(None, [_next_cpu(todo, cur, [f"goto {h}_fin"])]))
+            proc.emit("if " + " ".join(f":: {rv} == {vid} -> goto {h}_d{vid}" for vid, _ in downs)
+                      + " fi")
+            for vid, down in downs:
+                proc.label(f"{h}_d{vid}")
+                self._expand(proc, down, cur, "setup", None, f"{h}_dn", inst)
+        proc.label(f"{h}_fin")
+        done = [f"reg[{st.id}] = 0"]
+        if not locked:
+            done.append(f"release({self.locks[HOTPLUG_LOCK]}, {proc.me})")
+        slot = inst.slots.get(e.slot) if e.slot else None
+        if slot:
+            done.append(f"{slot} = V_OK")
+        done += [f"{todo} = 0", f"{cur} = 0", f"{rv} = 0"]
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, done))
+
+    # -- environment threads ---------------------------------------------------------------
+    def _vendor_init(self) -> str:
+        vdir = VENDOR_DIRS.get(self.p.graph.vendor, "")
+        for entry in self.p.graph.entries:
+            if entry.kind == "module_init" and entry.file.startswith(vdir):
+                return entry.function
+        return ""
+
+    def init_thread(self) -> _Proc:
+        """init: runs the vendor module_init on CPU0; the module is then live,
+        or gone if it returned an error."""
+        proc = _Proc("t_init", INIT)
+        entry = self._vendor_init()
+        if not entry:
+            proc.emit("module_state = MOD_LIVE")
+            return proc
+        proc.decls.append("int init_ret = V_OK;  /* module_init's return value */")
+        self._expand(proc, entry, "0", "init", "init_ret", "init_done", None)
+        proc.label("init_done")
+        proc.emit(f"atomic {{ NOSTOP({INIT}) -> "
+                  "module_state = ((init_ret == V_ERR) -> MOD_GONE : MOD_LIVE); init_ret = V_OK }")
+        return proc
+
+    def user_thread(self) -> _Proc:
+        """user: once /dev/kvm is registered and the module is not gone,
+        create a VM (kvm_create_vm on CPU0, context ioctl); if that succeeded
+        and left a VM on vm_list, destroy it the same way (when there is a
+        destroy path)."""
+        proc = _Proc("t_user", USER)
+        create = self._vm_op("vm_create")
+        destroy = self._vm_op("vm_destroy")
+        misc = " || ".join(sorted(self.misc.values())) or "0"
+        ready = f"({misc}) && module_state != MOD_GONE"
+        if not create:
+            proc.emit("skip")
+            return proc
+        proc.decls += ["byte owns;  /* VMs this thread put on vm_list */",
+                       "int user_ret = V_OK;  /* what the VM operation returned */"]
+        proc.emit(f"({ready})")
+        self._expand(proc, create, "0", "ioctl", "user_ret", "user_created", None)
+        proc.label("user_created")
+        if destroy:
+            proc.emit("atomic { if :: owns == 0 || user_ret == V_ERR -> user_ret = V_OK; "
+                      "goto user_end :: else -> user_ret = V_OK fi }")
+            proc.emit(f"({ready})")
+            self._expand(proc, destroy, "0", "ioctl", "user_ret", "user_end", None)
+        proc.label("user_end")
+        proc.emit("user_ret = V_OK")
+        return proc
+
+    def _vm_op(self, role: str) -> str:
+        return next((n for n in sorted(self.vocab.get(role, frozenset())) if n in self.p.functions), "")
+
+    def hotplug_thread(self) -> _Proc:
+        """hotplug: up to HOTPLUG_EVENTS times, for a non-boot CPU c: cpu_down(c)
+        if online, else cpu_up(c). Both hold cpu_hotplug_lock for write.
+        cpu_up: PREPARE and STARTING startups in state order (STARTING on c
+        with IRQs off, PREPARE on CPU0; errors ignored), c online, ONLINE
+        startups on c (a failure tears down the ONLINE states done in
+        reverse, takes c offline, tears down STARTING/PREPARE in reverse),
+        c active. cpu_down: c inactive, ONLINE teardowns in reverse, then
+        stop_machine() (once no other thread holds a spinlock or runs with
+        IRQs off; from then on only this thread runs): c offline,
+        STARTING/PREPARE teardowns in reverse. A callback runs only if its
+        state was registered when the phase began and still is."""
+        proc = _Proc("t_hotplug", HOTPLUG)
+        proc.decls += ["byte hp_left = HOTPLUG_EVENTS;", "byte hc;  /* the CPU going up or down */",
+                       "int snap;  /* states registered when the phase began */",
+                       "int hdone;  /* ONLINE states whose startup succeeded */",
+                       "int hcb = V_ABSENT;  /* an ONLINE startup's return value */"]
+        hp = self.locks[HOTPLUG_LOCK]
+        early = self._sorted_states((PREPARE, STARTING))
+        late = self._sorted_states((ONLINE,))
+        done = [f"release({hp}, {HOTPLUG})", "hc = 0", "snap = 0", "hdone = 0"]
+        choices = " ".join(f":: hc = {c}" for c in range(1, self.ncpus))
+        proc.label("hp_idle")
+        proc.emit(f"atomic {{ hp_left > 0 -> hp_left--; if {choices} fi; "
+                  "if :: online[hc] -> goto hp_down :: else -> goto hp_up fi }")
+        # cpu_up
+        proc.label("hp_up")
+        proc.comment("cpu_up(hc)")
+        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False, [f"snap = {self._reg_mask(early)}"])
+        for st in early:
+            self._hp_callback(proc, st, "startup", "snap", None)
+        proc.emit(self._shared(proc, "0", "hotplug", ["online[hc] = 1",
+                                                      f"snap = {self._reg_mask(late)}", "hdone = 0"]))
+        for st in late:
+            self._hp_callback(proc, st, "startup", "snap", "hcb")
+        proc.emit(self._shared(proc, "0", "hotplug", ["cpu_active[hc] = 1"]))
+        proc.emit(self._shared(proc, "0", "hotplug", done, goto="hp_idle"))
+        proc.label("hp_up_rollback")
+        for st in reversed(late):
+            self._hp_callback(proc, st, "teardown", "hdone", None)
+        proc.emit(self._shared(proc, "0", "hotplug", ["online[hc] = 0",
+                                                      f"snap = {self._reg_mask(early)}"]))
+        for st in reversed(early):
+            self._hp_callback(proc, st, "teardown", "snap", None)
+        proc.emit(self._shared(proc, "0", "hotplug", done, goto="hp_idle"))
+        # cpu_down
+        proc.label("hp_down")
+        proc.comment("cpu_down(hc)")
+        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False,
+                   ["cpu_active[hc] = 0", f"snap = {self._reg_mask(late)}"])
+        for st in reversed(late):
+            self._hp_callback(proc, st, "teardown", "snap", None)
+        proc.emit(self._shared(proc, "0", "hotplug", [f"stopper = {HOTPLUG}", "online[hc] = 0",
+                                                      f"snap = {self._reg_mask(early)}"],
+                               extra_guard=f"STOP_OK({HOTPLUG})"))
+        for st in reversed(early):
+            self._hp_callback(proc, st, "teardown", "snap", None)
+        proc.emit(self._shared(proc, "0", "hotplug", ["stopper = NO_THREAD"] + done, goto="hp_idle"))
+        return proc
+
+    def _sorted_states(self, sections: tuple[str, ...]) -> list[_State]:
+        return sorted((st for st in self.states.values() if st.section in sections),
+                      key=lambda st: (st.index, st.name))
+
+    def _reg_mask(self, states: list[_State]) -> str:
+        parts = [f"((reg[{st.id}] != 0) -> {1 << st.id} : 0)" for st in states]
+        return " | ".join(parts) if parts else "0"
+
+    def _hp_callback(self, proc: _Proc, st: _State, which: str, mask: str, result: str | None) -> None:
+        """Run the startup/teardown of state `st` for CPU hc if `mask` has it and
+        it is registered now: on hc (STARTING with IRQs off, ONLINE) or CPU0
+        (PREPARE). An ONLINE startup's err starts the rollback."""
+        pick = 0 if which == "startup" else 1
+        options = [(vid, pair[pick]) for vid, pair in enumerate(st.variants, 1) if pair[pick]]
+        if not options:
+            return
+        self.callbacks += 1
+        lab = f"hp_cb{self.callbacks}"
+        proc.comment(f"{st.name} [{st.section}] {which}")
+        choose = " ".join(f":: ({mask} & {1 << st.id}) != 0 && reg[{st.id}] == {vid} -> goto {lab}_{vid}"
+                          for vid, _ in options)
+        proc.emit(self._shared(proc, "0", "hotplug",
+                               [f"if {choose} :: else -> goto {lab}_skip fi"], writes=False))
+        cpu = "hc" if st.section in (STARTING, ONLINE) else "0"
+        after = f"{lab}_ret" if result else f"{lab}_skip"
+        for vid, key in options:
+            proc.label(f"{lab}_{vid}")
+            self._expand(proc, key, cpu, st.section, result, after, None)
+        if result:
+            proc.label(f"{lab}_ret")
+            proc.emit(_step(None, [(f"if :: {result} == V_ERR -> {result} = V_ABSENT; "
+                                    "goto hp_up_rollback "
+                                    f":: else -> {result} = V_ABSENT; hdone = hdone | {1 << st.id} fi")]))
+        proc.label(f"{lab}_skip")
+
+    # -- the whole model -------------------------------------------------------------------
+    def export(self) -> str:
+        init = self.init_thread()
+        user = self.user_thread()
+        hotplug = self.hotplug_thread() if self.ncpus > 1 and self.bounds.hotplug_events > 0 else None
+        procs = [init, user] + ([hotplug] if hotplug else [])
+        out = [self._header(), ENV_PML.read_text(encoding="utf-8"), self._globals()]
+        out += [p.text() for p in procs]
+        bad = " ".join([":: bad = NO_CPU"] + [f":: bad = {c}" for c in range(1, self.ncpus)])
+        runs = "; ".join(f"run {p.name}()" for p in procs)
+        out.append("init {\n\tatomic {\n"
+                   "\t\t/* one CPU other than CPU0 can't enable virtualization, or none */\n"
+                   f"\t\tif {bad} fi;\n\t\t{runs}\n\t}}\n}}")
+        return "\n\n".join(out) + "\n"
+
+    def _header(self) -> str:
+        rules = "\n".join(f" *   {r.code}: {r.statement}" for r in RULES.values())
+        lines = [
+            "/* kvmplan model export (Promela, for SPIN): kvmplan model export --format promela",
+            (f" * bounds: {self.ncpus} CPUs, {self.bounds.hotplug_events} hotplug events, "
+             f"{self.bounds.failures} injected failures"),
+            " * rules (a broken one prints `assertion violated <code>`; P_<code>_... are probes",
+            " * its post-analysis reads):",
+            rules,
+            " * check: spin -a model.pml && gcc -DSAFETY -DNOCLAIM -o pan pan.c && ./pan -E -c0 -n",
+            " */",
+            f"#define NCPUS {self.ncpus}",
+            f"#define NTHREADS {len(THREADS)}",
+            "#define NO_CPU 255",
+            "#define NO_THREAD 255",
+            f"#define NLOCKS {len(self.locks)}",
+            f"#define NSTATES {max(len(self.states), 1)}",
+            f"#define HOTPLUG_EVENTS {self.bounds.hotplug_events}",
+        ]
+        return "\n".join(lines)
+
+    def _globals(self) -> str:
+        lines = ["/* ---- the scenario's shared objects ---- */"]
+        threads = range(len(THREADS))
+        free = " && ".join(f"(((me) == {t}) || (irqcpu[{t}] != (c)))" for t in threads)
+        lines.append(f"#define FREE(me, c) (NOSTOP(me) && {free})")
+        quiet = " && ".join(f"(((me) == {t}) || (spins[{t}] == 0 && irqcpu[{t}] == NO_CPU))"
+                            for t in threads)
+        lines.append(f"#define STOP_OK(me) ({quiet})")
+        online = " | ".join(f"(online[{c}] << {c})" for c in range(self.ncpus))
+        lines.append(f"#define ONLINE_MASK ({online})")
+        lines.append(f"#define ALL_CPUS {(1 << self.ncpus) - 1}")
+        for name, lock in sorted(self.locks.items(), key=lambda kv: int(kv[1][1:])):
+            lines.append(f"#define {lock} {lock[1:]}  /* {_comment(name)} */")
+        lines += self.global_decls
+        for name, var in sorted(self.percpu.items(), key=lambda kv: kv[1]):
+            lines.append(f"bit {var}[NCPUS];  /* per-CPU {_comment(name)} */")
+        for name, var in sorted(self.misc.items(), key=lambda kv: kv[1]):
+            lines.append(f"bit {var};  /* misc device {_comment(name)} registered */")
+        lines.append("byte reg[NSTATES];  /* cpuhp state -> registered callback pair, 0 none */")
+        for st in self.states.values():
+            pairs = ", ".join(f"{vid}: {up or '-'}/{down or '-'}"
+                              for vid, (up, down) in enumerate(st.variants, 1))
+            lines.append(f"/* state {st.id} {_comment(st.name)} [{st.section}, {st.index}]: "
+                         f"{_comment(pairs) or 'never registered'} */")
+        for text, k in sorted(self.named.items(), key=lambda kv: kv[1]):
+            lines.append(f"/* named constant {k}: {_comment(text)} */")
+        lines.append(f"byte failures_left = {self.bounds.failures};")
+        lines += [f"hidden byte {code};  /* 0: assert({code}) fails when the rule breaks */"
+                  for code in sorted(RULES)]
+        lines += [f"hidden byte {probe};  /* a probe: assert({probe}) fails when it is reached */"
+                  for probe in sorted(self.probes)]
+        return "\n".join(lines)
+
+
+def _check_bounds(bounds: Bounds) -> None:
+    if not 1 <= bounds.cpus <= 4:
+        raise Unsupported(f"{bounds.cpus} CPUs: the export models 1 to 4")
+    if bounds.hotplug_events < 0 or bounds.failures < 0:
+        raise Unsupported("negative bounds")
+    for f in dataclasses.fields(bounds):
+        if f.name in MODELLED_BOUNDS:
+            continue
+        value = getattr(bounds, f.name)
+        if value:
+            raise Unsupported(f"Bounds.{f.name}={value!r}: the system thread (suspend, reboot, "
+                              "module unload) is not modelled in Promela")
+
+
+def export_promela(program: Program, bounds: Bounds) -> str:
+    """The Promela model of `program` within `bounds` (deterministic text).
+
+    Raises Unsupported (one line) when the scenario needs a construct or a
+    bound the exporter does not model."""
+    _check_bounds(bounds)
+    return _Exporter(program, bounds).export()
+
+
+def scenario_bounds(lit: object) -> Bounds:
+    """The bounds a litmus scenario declares (Litmus.bounds where the loader
+    provides it), else the defaults."""
+    declared = getattr(lit, "bounds", None)
+    return declared if isinstance(declared, Bounds) else Bounds()
+
+
+# --- running SPIN ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpinResult:
+    rules: frozenset[str]      # rules SPIN found broken (assertions, and post-analyses of probes)
+    errors: int                # pan's error count: rule assertions and probes reached
+    violations: int            # of which rule assertions (the rest are probes reached)
+    probes: frozenset[str]     # probes reached
+    states: int                # states stored
+    depth: int                 # depth reached
+    seconds: float             # spin -a, gcc and pan, wall clock
+    output: str = field(repr=False, default="")
+
+
+class SpinError(Exception):
+    """SPIN, gcc or pan failed, or the search was not exhaustive."""
+
+
+_VIOLATED = re.compile(r"assertion violated (KVM\d{3}|P_\w+)\b")
+
+
+def run_spin(pml: str, workdir: Path, memlim_mb: int = 1024) -> SpinResult:
+    """Generate, compile and run pan on `pml` in `workdir`: an exhaustive
+    safety search (-DSAFETY, no bitstate) that goes on after errors (-c0),
+    ignoring end states (-E). Returns the rules found broken."""
+    spin, gcc = shutil.which("spin"), shutil.which("gcc")
+    if not spin or not gcc:
+        raise SpinError("spin and gcc must be installed")
+    start = time.perf_counter()
+    (workdir / "model.pml").write_text(pml, encoding="utf-8")
+    _run([spin, "-a", "model.pml"], workdir, "spin -a")
+    # -O0: the state spaces are small, so compiling pan costs more than running it
+    _run([gcc, "-O0", "-DSAFETY", "-DNOCLAIM", f"-DMEMLIM={memlim_mb}", "-o", "pan", "pan.c"],
+         workdir, "gcc pan.c")
+    out = _run(["./pan", "-E", "-c0", "-n", "-m200000", "-w20"], workdir, "pan")
+    seconds = time.perf_counter() - start
+    for problem in ("max search depth too small", "out of memory", "aborting"):
+        if problem in out:
+            raise SpinError(f"pan: {problem}: the search was not exhaustive")
+    errors = re.search(r"errors: (\d+)", out)
+    states = re.search(r"(\d+) states, stored", out)
+    depth = re.search(r"depth reached (\d+)", out)
+    if not errors or not states or not depth:
+        raise SpinError("pan: no statistics in its output")
+    reached = _VIOLATED.findall(out)
+    probes = frozenset(name for name in reached if name.startswith("P_"))
+    rules = {name for name in reached if name.startswith("KVM")}
+    violations = sum(1 for name in reached if name.startswith("KVM"))
+    rules |= {code for code, rule in RULES.items() if rule.post and rule.post(probes)}
+    return SpinResult(frozenset(rules), int(errors.group(1)), violations, probes,
+                      int(states.group(1)), int(depth.group(1)), seconds, out)
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise SpinError(f"{what} failed: {' | '.join(tail)}")
+    return proc.stdout

@@ -1,0 +1,134 @@
+/* kvmplan Promela environment: the model's primitives (kvmplan/model/semantics.py,
+ * /work/shared/docs/model.md), written for SPIN.
+ *
+ * kvmplan/model/promela.py puts this text after its own #defines (NCPUS,
+ * NLOCKS, NTHREADS, NO_CPU, NO_THREAD) and before the generated threads. Nothing here
+ * depends on the scenario. */
+
+/* ---- Values (world.Value) -------------------------------------------------
+ * A number is itself. The model's other values are codes below every number
+ * the exporter lets through (it refuses constants of a million or more). */
+#define V_ABSENT   (-1000001)   /* a local slot never assigned: value() falls back to globals */
+#define V_UNK      (-1000002)   /* "?": a value the model does not know */
+#define V_OK       (-1000003)   /* "ok": success of a call that returns no number */
+#define V_ERR      (-1000004)   /* "err": an -E... code or an ERR_PTR */
+#define V_T        (-1000005)   /* "t": true */
+#define V_F        (-1000006)   /* "f": false */
+/* named constant number k (an enumerator, NULL, 1UL...) is V_NAMED_BASE - k */
+#define V_NAMED_BASE (-1000100)
+#define IS_INT(v)  ((v) > -1000000)
+
+/* Three-valued truth: 0 false, 1 true, 2 unknown (an unknown branch takes
+ * the side that is not the error path; the generated branch decides). */
+#define TRUTH(v)   ((((v) == V_OK) || ((v) == V_F)) -> 0 : \
+                   ((((v) == V_ERR) || ((v) == V_T)) -> 1 : \
+                   (IS_INT(v) -> (((v) != 0) -> 1 : 0) : 2)))
+#define NOT3(x)    (((x) == 2) -> 2 : (1 - (x)))
+#define AND3(x, y) ((((x) == 0) || ((y) == 0)) -> 0 : ((((x) == 2) || ((y) == 2)) -> 2 : 1))
+#define OR3(x, y)  ((((x) == 1) || ((y) == 1)) -> 1 : ((((x) == 2) || ((y) == 2)) -> 2 : 0))
+
+/* An operand of a comparison: "ok" compares as 0, an absent slot as unknown. */
+#define CVAL(v)    (((v) == V_OK) -> 0 : (((v) == V_ABSENT) -> V_UNK : (v)))
+#define KNOWN2(a, b) (((a) != V_UNK) && ((b) != V_UNK))
+#define EQ3(a, b)  (KNOWN2(a, b) -> (((a) == (b)) -> 1 : 0) : 2)
+#define NE3(a, b)  (KNOWN2(a, b) -> (((a) != (b)) -> 1 : 0) : 2)
+/* order comparisons only between two numbers */
+#define NUM2(a, b) (KNOWN2(a, b) && IS_INT(a) && IS_INT(b))
+#define LT3(a, b)  (NUM2(a, b) -> (((a) < (b)) -> 1 : 0) : 2)
+#define GT3(a, b)  (NUM2(a, b) -> (((a) > (b)) -> 1 : 0) : 2)
+#define LE3(a, b)  (NUM2(a, b) -> (((a) <= (b)) -> 1 : 0) : 2)
+#define GE3(a, b)  (NUM2(a, b) -> (((a) >= (b)) -> 1 : 0) : 2)
+
+/* ---- CPUs -------------------------------------------------------------------
+ * online / cpu_active (schedulable) / virt (VMXON, EFER.SVME) per CPU; all CPUs
+ * start online and active with virtualization off. `bad` is the one CPU
+ * (never CPU0) that can't enable virtualization, or NO_CPU. */
+bit online[NCPUS] = 1;
+bit cpu_active[NCPUS] = 1;
+bit virt[NCPUS];
+byte bad = NO_CPU;
+
+/* lowest / highest CPU in a mask (NCPUS <= 4) */
+#define LOWEST(m)  ((((m) & 1) != 0) -> 0 : ((((m) & 2) != 0) -> 1 : ((((m) & 4) != 0) -> 2 : 3)))
+#define HIGHEST(m) ((((m) & 8) != 0) -> 3 : ((((m) & 4) != 0) -> 2 : ((((m) & 2) != 0) -> 1 : 0)))
+#define BIT(c)     (1 << (c))
+
+/* ---- VMs and the module -------------------------------------------------------
+ * A VM exists from its list_add(vm_list) to its list_del. The module is
+ * loading until module_init returns, then live, or gone if it returned an
+ * error; the user thread never starts while it is gone. */
+byte vms;
+#define MOD_LOADING 0
+#define MOD_LIVE    1
+#define MOD_GONE    2
+byte module_state = MOD_LOADING;
+
+/* ---- IRQs-off contexts and stop_machine ----------------------------------------
+ * irqcpu[t] is the CPU thread t runs on with IRQs off (inside an IPI or a
+ * STARTING/DYING callback), else NO_CPU. A statement of thread `me` on CPU c
+ * touching shared state runs only when no other thread is IRQs-off on c
+ * (IRQs-off contexts run to completion on their CPU) and no other thread
+ * runs stop_machine(). FREE(me, c) says so; it is generated with the list
+ * of threads, like STOP_OK(me): no other thread holds a spinlock or runs
+ * with IRQs off, so stop_machine() can start. */
+byte irqcpu[NTHREADS] = NO_CPU;
+byte spins[NTHREADS];          /* spinlocks (raw_spin, spin) each thread holds */
+byte stopper = NO_THREAD;      /* the thread inside stop_machine(), else NO_THREAD */
+#define NOSTOP(me) ((stopper == NO_THREAD) || (stopper == (me)))
+
+/* ---- Locks (world.acquire / world.release) --------------------------------------
+ * Each lock is free, held for read by a set of threads, or held exclusively
+ * by one thread. cpus_read_lock is the read side of cpu_hotplug_lock;
+ * cpu_up/cpu_down take it for write; mutexes and spinlocks are exclusive. */
+#define LK_FREE 0
+#define LK_READ 1
+#define LK_EXCL 2
+byte lk_mode[NLOCKS];
+byte lk_owner[NLOCKS];
+byte lk_readers[NLOCKS];
+
+/* may `me` take L for read now? (only an exclusive holder other than me blocks) */
+#define CAN_SHARED(L, me) (!((lk_mode[L] == LK_EXCL) && (lk_owner[L] != (me))))
+/* may `me` take L exclusively now? (also blocked by readers other than me) */
+#define CAN_EXCL(L, me)   (CAN_SHARED(L, me) && \
+                           !((lk_mode[L] == LK_READ) && ((lk_readers[L] & ~BIT(me)) != 0)))
+#define IS_READER(L, me)  ((lk_mode[L] == LK_READ) && ((lk_readers[L] & BIT(me)) != 0))
+#define IS_OWNER(L, me)   ((lk_mode[L] == LK_EXCL) && (lk_owner[L] == (me)))
+/* `me` holds L, for read or exclusively: taking it again goes on (the rules
+ * report it) and changes nothing but a lone reader's upgrade */
+#define HOLDS(L, me)      (IS_READER(L, me) || IS_OWNER(L, me))
+
+/* take L for read: join the readers (my own exclusive hold stays as it is) */
+inline take_shared(L, me) {
+	if
+	:: lk_mode[L] == LK_EXCL -> skip
+	:: else ->
+		lk_readers[L] = (((lk_mode[L] == LK_READ) -> lk_readers[L] : 0) | BIT(me));
+		lk_mode[L] = LK_READ;
+		lk_owner[L] = 0
+	fi
+}
+
+/* take L exclusively (a lone reader of my own becomes the owner) */
+inline take_excl(L, me) {
+	lk_mode[L] = LK_EXCL;
+	lk_owner[L] = me;
+	lk_readers[L] = 0
+}
+
+/* release: a reader leaves the read set; the exclusive holder frees it;
+ * releasing a lock one does not hold changes nothing */
+inline release(L, me) {
+	if
+	:: lk_mode[L] == LK_READ ->
+		lk_readers[L] = (lk_readers[L] & ~BIT(me));
+		if
+		:: lk_readers[L] == 0 -> lk_mode[L] = LK_FREE
+		:: else -> skip
+		fi
+	:: lk_mode[L] == LK_EXCL && lk_owner[L] == (me) ->
+		lk_mode[L] = LK_FREE;
+		lk_owner[L] = 0
+	:: else -> skip
+	fi
+}
