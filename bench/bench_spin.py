@@ -22,7 +22,6 @@ from kvmplan.model.promela import (
     check_rules,
     export_promela,
     run_spin,
-    scenario_bounds,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +46,7 @@ def main() -> None:
     for path in args.scenarios:
         lit = load_litmus(path)
         for cpus in args.cpus:
-            bounds = dataclasses.replace(scenario_bounds(lit), cpus=cpus)
+            bounds = dataclasses.replace(lit.bounds, cpus=cpus)
             if args.hotplug_events is not None:
                 bounds = dataclasses.replace(bounds, hotplug_events=args.hotplug_events)
             result = explore(build_program(lit.graph), bounds)

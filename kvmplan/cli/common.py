@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from kvmplan.model.litmus import Litmus
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -20,3 +24,15 @@ def fail(message: str) -> NoReturn:
     """Print one line naming the problem and exit with code 2."""
     sys.stderr.write(f"kvmplan: error: {message}\n")
     raise typer.Exit(EXIT_USAGE)
+
+
+def load_scenario(path: Path) -> "Litmus":
+    """A litmus scenario, or a one-line failure naming the file."""
+    from kvmplan.model.litmus import load_litmus
+
+    if not path.is_file():
+        fail(f"{path}: no such scenario file")
+    try:
+        return load_litmus(path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        fail(f"{path}: {exc}")

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from kvmplan.cli import model_export
-from kvmplan.cli.common import EXIT_FINDINGS, fail
+from kvmplan.cli.common import EXIT_FINDINGS, fail, load_scenario
 
 
 def register(app: typer.Typer) -> None:
@@ -61,16 +61,10 @@ def register(app: typer.Typer) -> None:
         from dataclasses import replace
 
         from kvmplan.model import build_program, explore
-        from kvmplan.model.litmus import load_litmus
         from kvmplan.model.render import RENDERERS
 
         _check_format(fmt, cpus)
-        if not scenario.is_file():
-            fail(f"{scenario}: no such scenario file")
-        try:
-            lit = load_litmus(scenario)
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            fail(f"{scenario}: {exc}")
+        lit = load_scenario(scenario)
         result = explore(build_program(lit.graph), replace(lit.bounds, cpus=cpus))
         got = sorted({f.rule for f in result.findings})
         want = sorted(lit.expect)

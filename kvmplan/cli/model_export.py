@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from kvmplan.cli.common import fail
+from kvmplan.cli.common import fail, load_scenario
 
 FORMATS = ("promela",)
 
@@ -27,8 +27,7 @@ def register(model_app: typer.Typer) -> None:
         """Export a scenario's model (its code, the init/user/hotplug threads and the
         rules as assertions) for an independent model checker."""
         from kvmplan.model import build_program
-        from kvmplan.model.litmus import load_litmus
-        from kvmplan.model.promela import Unsupported, export_promela, scenario_bounds
+        from kvmplan.model.promela import Unsupported, export_promela
 
         if fmt not in FORMATS:
             fail(f"unknown --format {fmt!r} (choose {', '.join(FORMATS)})")
@@ -36,13 +35,8 @@ def register(model_app: typer.Typer) -> None:
             fail("--cpus must be between 1 and 4")
         if hotplug < 0:
             fail("--hotplug-events must not be negative")
-        if not scenario.is_file():
-            fail(f"{scenario}: no such scenario file")
-        try:
-            lit = load_litmus(scenario)
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            fail(f"{scenario}: {exc}")
-        bounds = dataclasses.replace(scenario_bounds(lit), cpus=cpus, hotplug_events=hotplug)
+        lit = load_scenario(scenario)
+        bounds = dataclasses.replace(lit.bounds, cpus=cpus, hotplug_events=hotplug)
         try:
             text = export_promela(build_program(lit.graph), bounds)
         except Unsupported as exc:

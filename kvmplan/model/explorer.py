@@ -4,6 +4,7 @@ interleavings of the environment threads, with state hashing; the first
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,7 +14,16 @@ from kvmplan.model.builtins import HOTPLUG_LOCK
 from kvmplan.model.interp import LockEdge, Outcome, Runner, Step, Violation
 from kvmplan.model.invariants import INVARIANTS
 from kvmplan.model.program import Program, build_program, vendor_entry
-from kvmplan.model.world import Blocked, Frame, Thread, World
+from kvmplan.model.world import (
+    REBOOT,
+    SUSPEND,
+    UNLOAD,
+    Blocked,
+    Frame,
+    Thread,
+    World,
+    rebooting,
+)
 
 
 @dataclass(frozen=True)
@@ -176,7 +186,7 @@ def _environment(program: Program, w: World, t: Thread, system: tuple[str, ...])
     if t.name == "hotplug":
         # bound: once a reboot has begun no new hotplug operation starts (one in
         # flight finishes; cpu_hotplug_disable() soon forbids them anyway)
-        if w.hotplug_left <= 0 or w.thread("system").phase == 1:
+        if w.hotplug_left <= 0 or rebooting(w):
             return []
         outs = []
         for c in range(1, w.ncpus):
@@ -195,7 +205,7 @@ def _system(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> l
     """One system event per execution: reboot at any time; suspend/resume or
     module unload once the module is live, no VM ioctl is running and (for
     unload) no VM holds a module reference."""
-    if t.phase == 3 and w.module == "unloading":           # module_exit returned
+    if t.phase == UNLOAD and w.module == "unloading":           # module_exit returned
         nw = w.copy()
         nw.module = "gone"
         nw.mutable("system").done = True
@@ -218,16 +228,16 @@ def _system(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> l
         nw.system_left -= 1
         nt = nw.mutable("system")
         if event == "reboot":
-            nt.phase = 1
+            nt.phase = REBOOT
             nt.frames.append(Frame("@reboot", 0, 0, "reboot", {"fn": "kernel_restart"}))
             text = "reboot -f: kernel_restart() begins"
         elif event == "suspend":
-            nt.phase = 2
+            nt.phase = SUSPEND
             nw.globals["$frozen"] = 1              # tasks freeze before anything else
             nt.frames.append(Frame("@suspend", 0, 0, "pm", {"fn": "suspend_devices_and_enter"}))
             text = "suspend to RAM begins"
         else:
-            nt.phase = 3
+            nt.phase = UNLOAD
             nw.module = "unloading"
             exit_key = vendor_entry(program.graph, "module_exit")
             nt.frames.append(Frame(exit_key, 0, 0, "exit"))
@@ -288,7 +298,7 @@ def _finish_threads(program: Program, o: Outcome) -> None:
                         fn.name, fn.file, fn.line))
         if t.name == "user" and not t.frames and t.phase == 2 and not t.done:
             w.mutable(t.name).done = True
-        if t.name == "system" and not t.frames and t.phase in (1, 2) and not t.done:
+        if t.name == "system" and not t.frames and t.phase in (REBOOT, SUSPEND) and not t.done:
             w.mutable(t.name).done = True
 
 
@@ -305,8 +315,8 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
             queue.append((key, w))
     # a state property once (by rule), an action's violation once per location
     findings: dict[object, Finding] = {}
-    # first occurrence of each lock-order edge: (held, lock) → (edge, state key, steps)
-    edges: dict[tuple[str, str], tuple[LockEdge, tuple, list[Step]]] = {}
+    # first occurrence of each lock-order edge, per thread and lock modes
+    edges: dict[tuple, tuple[LockEdge, tuple, list[Step]]] = {}
     transitions = 0
     bound = False
     example: list[Step] = []
@@ -330,7 +340,8 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
                     findings[fkey] = Finding(v.rule, v.message, v.function, v.file, v.line,
                                              _trace(parents, key) + o.steps)
             for edge in o.edges:
-                edges.setdefault((edge.held, edge.lock), (edge, key, o.steps))
+                edges.setdefault((edge.held, edge.lock, edge.thread, edge.held_mode, edge.mode),
+                                 (edge, key, o.steps))
             if nkey in parents:
                 continue
             parents[nkey] = (key, o.steps)
@@ -361,12 +372,16 @@ def _conflict(lock: str, held_mode: str, wanted_mode: str) -> bool:
     return not (held_mode == "r" and wanted_mode == "r") or lock == HOTPLUG_LOCK
 
 
-def lock_cycles(edges: dict[tuple[str, str], tuple[LockEdge, tuple, list[Step]]],
+def lock_cycles(edges: dict[tuple, tuple[LockEdge, tuple, list[Step]]],
                 parents: dict[tuple, tuple[tuple | None, list[Step]]]) -> list[Finding]:
-    """KVM007: cycles of two or three locks in the order graph whose edges come
-    from at least two threads and can really block each other."""
+    """KVM007: cycles of two or three locks in the order graph for which some
+    choice of the recorded edges (by thread and lock modes) comes from at
+    least two threads and can really block each other."""
+    variants: dict[tuple[str, str], list[tuple[LockEdge, tuple, list[Step]]]] = {}
+    for k in sorted(edges, key=str):
+        variants.setdefault((k[0], k[1]), []).append(edges[k])
     succ: dict[str, list[str]] = {}
-    for held, lock in sorted(edges):
+    for held, lock in sorted(variants):
         succ.setdefault(held, []).append(lock)
     cycles: set[tuple[str, ...]] = set()
     for a in sorted(succ):
@@ -378,12 +393,10 @@ def lock_cycles(edges: dict[tuple[str, str], tuple[LockEdge, tuple, list[Step]]]
                     cycles.add(_rotate((a, b, c)))
     out = []
     for cycle in sorted(cycles):
-        chain = [edges[(cycle[i], cycle[(i + 1) % len(cycle)])] for i in range(len(cycle))]
-        if len({e.thread for e, _, _ in chain}) < 2:
-            continue
-        # at each lock: the edge that holds it against the edge that wants it
-        if not all(_conflict(chain[i][0].held, chain[i][0].held_mode, chain[i - 1][0].mode)
-                   for i in range(len(chain))):
+        choices = itertools.product(*(variants[(cycle[i], cycle[(i + 1) % len(cycle)])]
+                                      for i in range(len(cycle))))
+        chain = next((list(c) for c in choices if _deadlocks(c)), None)
+        if chain is None:
             continue
         details = ["possible circular locking dependency:"]
         for e, _, _ in chain:
@@ -400,6 +413,14 @@ def lock_cycles(edges: dict[tuple[str, str], tuple[LockEdge, tuple, list[Step]]]
                            "waits for the next", last.site[0], last.site[1], last.site[2],
                            _trace(parents, key) + steps, details))
     return out
+
+
+def _deadlocks(chain: tuple[tuple[LockEdge, tuple, list[Step]], ...]) -> bool:
+    """Edges from two threads or more, and at each lock the edge that holds it
+    conflicts with the edge that wants it."""
+    return len({e.thread for e, _, _ in chain}) >= 2 and all(
+        _conflict(chain[i][0].held, chain[i][0].held_mode, chain[i - 1][0].mode)
+        for i in range(len(chain)))
 
 
 def _rotate(cycle: tuple[str, ...]) -> tuple[str, ...]:

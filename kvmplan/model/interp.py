@@ -23,7 +23,7 @@ from kvmplan.model.program import (
     enabling_work_in,
     errno_like,
 )
-from kvmplan.model.world import Frame, Thread, World, acquire, holds, release
+from kvmplan.model.world import Frame, Thread, World, acquire, holds, rebooting, release
 
 _ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
                "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
@@ -473,7 +473,7 @@ class Runner:
                                  "CPU with VMX/SVM on", frame, e.line)
                 self.init_work(frame, e.line, "enables virtualization")
         else:
-            if not self.w.virt[c] and self.w.thread("system").phase != 1:
+            if not self.w.virt[c] and not rebooting(self.w):
                 # once a reboot has begun KVM expects (and forgives) a faulting
                 # disable: kvm_rebooting is set before it turns virtualization off
                 self.violate("KVM003", f"{name} runs on CPU{c} where virtualization is off",

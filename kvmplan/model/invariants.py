@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kvmplan.model.program import Program
-from kvmplan.model.world import World
+from kvmplan.model.world import World, rebooting
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def all_online_enabled(p: Program, w: World) -> list[Broken]:
     """KVM001: while a VM exists, every active (schedulable) CPU has virtualization on.
     Not while tasks are frozen for suspend (no vCPU runs) or once a reboot has
     begun (KVM turns virtualization off on purpose, VMs or not)."""
-    if w.vms <= 0 or "$frozen" in w.globals or w.thread("system").phase == 1:
+    if w.vms <= 0 or "$frozen" in w.globals or rebooting(w):
         return []
     return [Broken("KVM001", f"a VM exists while CPU{c} is online and schedulable with "
                    "virtualization off", c)

@@ -10,7 +10,12 @@ from functools import lru_cache
 
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.events import Event, Function
-from kvmplan.graph.build import VENDOR_DIRS, function_ref, registration_callbacks, resolve_indirect
+from kvmplan.graph.build import (
+    VENDOR_DIRS,
+    function_ref,
+    registration_callbacks,
+    resolve_indirect,
+)
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.graph.view import relevant_functions, vocabulary
 

@@ -1379,13 +1379,6 @@ def export_promela(program: Program, bounds: Bounds) -> str:
     return _Exporter(program, bounds).export()
 
 
-def scenario_bounds(lit: object) -> Bounds:
-    """The bounds a litmus scenario declares (Litmus.bounds where the loader
-    provides it), else the defaults."""
-    declared = getattr(lit, "bounds", None)
-    return declared if isinstance(declared, Bounds) else Bounds()
-
-
 # --- running SPIN ---------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -124,6 +124,15 @@ class World:
         raise KeyError(name)
 
 
+# What the system thread (Thread.phase) is doing: one system event per execution.
+REBOOT, SUSPEND, UNLOAD = 1, 2, 3
+
+
+def rebooting(w: World) -> bool:
+    """Has a reboot begun? (KVM then turns virtualization off on purpose.)"""
+    return w.thread("system").phase == REBOOT
+
+
 class Blocked(Exception):
     """The thread can't proceed now (it waits for a lock)."""
 

@@ -23,7 +23,6 @@ from kvmplan.model.promela import (
     check_rules,
     export_promela,
     run_spin,
-    scenario_bounds,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +61,7 @@ def _rules(rules: set[str] | frozenset[str]) -> str:
 @pytest.mark.parametrize("path", LITMUS, ids=[p.stem for p in LITMUS])
 def test_spin_finds_the_rules_the_explorer_finds(path: Path, tmp_path: Path) -> None:
     lit = load_litmus(path)
-    bounds = scenario_bounds(lit)
+    bounds = lit.bounds
     result = explore(build_program(lit.graph), bounds)
     assert not result.bound_reached, f"{path.name}: the explorer hit its state bound"
     found = frozenset(f.rule for f in result.findings)
@@ -92,8 +91,8 @@ def test_spin_finds_the_rules_the_explorer_finds(path: Path, tmp_path: Path) -> 
 def test_export_is_deterministic() -> None:
     path = ROOT / "tests" / "litmus" / "kvm004-starting-enable.c"
     lit = load_litmus(path)
-    one = export_promela(build_program(lit.graph), scenario_bounds(lit))
-    two = export_promela(build_program(load_litmus(path).graph), scenario_bounds(lit))
+    one = export_promela(build_program(lit.graph), lit.bounds)
+    two = export_promela(build_program(load_litmus(path).graph), lit.bounds)
     assert one == two
     assert "assert(KVM004)" in one and "proctype t_hotplug()" in one
 
@@ -105,7 +104,7 @@ def test_unsupported_rule_and_construct_are_one_line_errors(tmp_path: Path) -> N
     scenario.write_text(RECURSIVE, encoding="utf-8")
     lit = load_litmus(scenario)
     with pytest.raises(Unsupported) as exc:
-        export_promela(build_program(lit.graph), scenario_bounds(lit))
+        export_promela(build_program(lit.graph), lit.bounds)
     assert str(exc.value) == "recursive call vmx_init -> again -> again"
 
 
@@ -134,7 +133,7 @@ def test_cli_export_writes_the_model(tmp_path: Path) -> None:
                    "-o", str(out))
     assert run.returncode == 0, run.stderr
     lit = load_litmus(path)
-    bounds = scenario_bounds(lit)
+    bounds = lit.bounds
     want = export_promela(build_program(lit.graph),
                           Bounds(cpus=3, hotplug_events=1, failures=bounds.failures,
                                  max_states=bounds.max_states,
