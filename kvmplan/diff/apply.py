@@ -1,0 +1,181 @@
+"""Apply a file's hunks to its text in memory, the way `patch` places them.
+
+Each hunk is looked for where its header says, shifted by the offset the
+hunks before it needed, then ever further away. When its whole preimage
+(context and removed lines) matches nowhere, up to MAX_FUZZ context lines
+are dropped from each end of the hunk and the search is repeated: that is
+patch's "fuzz". Removed and added lines are never fuzzed.
+
+Placement works on any sequence of comparable keys, so the same search
+places a hunk in real text (keys are lines) and in a baseline that keeps
+only line fingerprints (keys are hashes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable, Literal, Sequence
+
+from kvmplan.diff.filepatch import FilePatch, Hunk
+
+MAX_FUZZ = 2
+
+HunkStatus = Literal["exact", "offset", "fuzz", "present", "failed"]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a hunk's preimage starts (0-based index into the old keys).
+
+    `fuzz`: context lines dropped at each end; `offset`: lines away from
+    where the header said (after the previous hunks' offset).
+    """
+
+    start: int
+    fuzz: int
+    offset: int
+
+    @property
+    def status(self) -> HunkStatus:
+        if self.fuzz:
+            return "fuzz"
+        return "offset" if self.offset else "exact"
+
+
+@dataclass(frozen=True)
+class HunkResult:
+    """How one hunk applied. `line` is the 1-based line in the old file where
+    it was placed (the header's line when it failed). "present": it did not
+    apply but its postimage is already there (applied before, e.g. through
+    a stable backport); the text is left as it was."""
+
+    index: int
+    status: HunkStatus
+    line: int
+    fuzz: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The text after the patch (None: deleted, or nothing applied to a new
+    file) and how each hunk went."""
+
+    path: str
+    text: str | None
+    hunks: tuple[HunkResult, ...]
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for h in self.hunks if h.status == "failed")
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """How a patch's change to one file went: each hunk's result, or why the
+    file was left alone (`skipped`: not in the tree, unsafe path, binary...)."""
+
+    path: str
+    hunks: tuple[HunkResult, ...]
+    skipped: str = ""
+
+
+def preimage(hunk: Hunk) -> list[str]:
+    return [ln.text for ln in hunk.lines if ln.kind in (" ", "-")]
+
+
+def postimage(hunk: Hunk) -> list[str]:
+    return [ln.text for ln in hunk.lines if ln.kind in (" ", "+")]
+
+
+def _context_ends(hunk: Hunk) -> tuple[int, int]:
+    """Context lines before the first and after the last change."""
+    kinds = [ln.kind for ln in hunk.lines if ln.kind in (" ", "-", "+")]
+    lead = 0
+    for k in kinds:
+        if k != " ":
+            break
+        lead += 1
+    trail = 0
+    for k in reversed(kinds):
+        if k != " ":
+            break
+        trail += 1
+    return lead, trail
+
+
+def place(old: Sequence[Hashable], pre: Sequence[Hashable], want: int, lead: int,
+          trail: int, lo: int = 0) -> Placement | None:
+    """Find `pre` in `old[lo:]`, nearest to index `want` first; with fuzz,
+    drop up to MAX_FUZZ of its `lead`/`trail` context lines."""
+    n = len(old)
+    for fuzz in range(0, MAX_FUZZ + 1):
+        cut_head = min(fuzz, lead)
+        cut_tail = min(fuzz, trail)
+        if fuzz and cut_head == 0 and cut_tail == 0:
+            break
+        body = list(pre[cut_head:len(pre) - cut_tail])
+        size = len(body)
+        if size == 0:
+            # A pure insertion with no context: trust the header.
+            if lo <= want <= n:
+                return Placement(want, fuzz, 0)
+            return None
+        base = want + cut_head
+        first = body[0]
+        for dist in range(0, n + 1):
+            for at in ((base,) if dist == 0 else (base - dist, base + dist)):
+                if (lo <= at and at + size <= n and old[at] == first
+                        and list(old[at:at + size]) == body):
+                    return Placement(at - cut_head, fuzz, at - base)
+            if base - dist < lo and base + dist + size > n:
+                break
+    return None
+
+
+def apply_hunks(lines: Sequence[str], hunks: Sequence[Hunk]) -> tuple[list[str], tuple[HunkResult, ...]]:
+    """Apply `hunks` in order to `lines`; a hunk that cannot be placed is
+    skipped (status "failed") and the others still apply."""
+    out: list[str] = []
+    results: list[HunkResult] = []
+    pos = 0              # next unconsumed index in `lines`
+    drift = 0            # offset the previous hunks needed
+    for i, hunk in enumerate(hunks):
+        pre = preimage(hunk)
+        lead, trail = _context_ends(hunk)
+        # An empty old side (old_len 0) means "insert after line old_start".
+        want = (hunk.old_start if hunk.old_len == 0 else hunk.old_start - 1) + drift
+        at = place(lines, pre, max(want, pos), lead, trail, lo=pos)
+        if at is None:
+            # Like patch's "previously applied" check: is the postimage there?
+            post = postimage(hunk)
+            there = place(lines, post, max(want, pos), *_context_ends(hunk), lo=pos) if post else None
+            status: HunkStatus = "present" if there is not None and there.fuzz == 0 else "failed"
+            results.append(HunkResult(i, status, there.start + 1 if status == "present" and there
+                                      else hunk.old_start))
+            continue
+        cut_head = min(at.fuzz, lead)
+        cut_tail = min(at.fuzz, trail)
+        start = at.start + cut_head
+        end = at.start + len(pre) - cut_tail
+        post = postimage(hunk)
+        out.extend(lines[pos:start])
+        out.extend(post[cut_head:len(post) - cut_tail])
+        pos = end
+        drift = at.start - (want - drift)
+        results.append(HunkResult(i, at.status, start + 1, at.fuzz, at.offset))
+    out.extend(lines[pos:])
+    return out, tuple(results)
+
+
+def apply_file(fp: FilePatch, old_text: str | None) -> FileResult:
+    """Apply one FilePatch to `old_text` (None when the file does not exist)."""
+    if fp.is_deleted:
+        return FileResult(fp.path, None, tuple(HunkResult(i, "exact", h.old_start)
+                                               for i, h in enumerate(fp.hunks)))
+    old = [] if old_text is None else old_text.split("\n")
+    if old and old[-1] == "":
+        old = old[:-1]
+    new, results = apply_hunks(old, fp.hunks)
+    text = "\n".join(new) + "\n" if new else ""
+    return FileResult(fp.path, text, results)
