@@ -168,6 +168,27 @@ def apply_hunks(lines: Sequence[str], hunks: Sequence[Hunk]) -> tuple[list[str],
     return out, tuple(results)
 
 
+def _previously_applied(lines: Sequence[str], hunks: Sequence[Hunk]) -> bool:
+    """patch's "Reversed (or previously applied) patch detected": every
+    hunk's postimage is already there exactly and some preimage is not.
+    Fuzzing the rest into place would corrupt the file (a stable backport
+    of the same change is the usual cause)."""
+    some_missing = False
+    for hunk in hunks:
+        lead, trail = _context_ends(hunk)
+        post = postimage(hunk)
+        if not post:
+            return False
+        want = hunk.new_start - 1
+        there = place(lines, post, max(want, 0), lead, trail)
+        if there is None or there.fuzz:
+            return False
+        pre = place(lines, preimage(hunk), max(hunk.old_start - 1, 0), lead, trail)
+        if pre is None or pre.fuzz:
+            some_missing = True
+    return some_missing
+
+
 def apply_file(fp: FilePatch, old_text: str | None) -> FileResult:
     """Apply one FilePatch to `old_text` (None when the file does not exist)."""
     if fp.is_deleted:
@@ -176,6 +197,9 @@ def apply_file(fp: FilePatch, old_text: str | None) -> FileResult:
     old = [] if old_text is None else old_text.split("\n")
     if old and old[-1] == "":
         old = old[:-1]
+    if _previously_applied(old, fp.hunks):
+        return FileResult(fp.path, old_text, tuple(
+            HunkResult(i, "present", h.new_start) for i, h in enumerate(fp.hunks)))
     new, results = apply_hunks(old, fp.hunks)
     text = "\n".join(new) + "\n" if new else ""
     return FileResult(fp.path, text, results)

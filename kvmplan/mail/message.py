@@ -49,6 +49,9 @@ class Message:
     attachments: tuple[Attachment, ...]
     origin: str
     diagnostics: tuple[Diagnostic, ...] = ()
+    # addressees as sent ("Name <addr>" each), for replies
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
 
     @property
     def parents(self) -> tuple[str, ...]:
@@ -109,6 +112,8 @@ def parse_message(raw: bytes, origin: str) -> Message:
         attachments=tuple(attachments),
         origin=origin,
         diagnostics=diagnostics,
+        to=_addresses(msg, "To"),
+        cc=_addresses(msg, "Cc"),
     )
 
 
@@ -152,6 +157,20 @@ def _header(msg: email.message.Message, name: str) -> str:
 
 def _msgids(value: str) -> list[str]:
     return _MSGID.findall(value)
+
+
+def _addresses(msg: email.message.Message, name: str) -> tuple[str, ...]:
+    """Every address in all `name` headers, canonical, in order, once each."""
+    values = [decode_header(str(v)) for v in (msg.get_all(name) or [])]
+    out: list[str] = []
+    for display, addr in email.utils.getaddresses(values):
+        if not addr or "@" not in addr:
+            continue
+        display = _WS.sub(" ", display).strip().strip('"').strip()
+        text = f"{display} <{addr}>" if display else addr
+        if all(addr.lower() not in o.lower() for o in out):
+            out.append(text)
+    return tuple(out)
 
 
 def parse_address(value: str) -> str:

@@ -38,6 +38,9 @@ class Cover:
     author: str
     date: str
     body: str
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,11 @@ class Patch:
     files: tuple[FilePatch, ...]
     trailers: tuple[Trailer, ...]
     reply_trailers: tuple[Trailer, ...] = ()
+    # the mail's own From/To/Cc (`author` may be an in-body From:), for replies
+    sender: str = ""
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
 
     @property
     def added(self) -> int:
@@ -443,7 +451,8 @@ def _build_patches(
             )
         m, s = group[0]
         if k == 0:
-            cover = Cover(m.message_id, m.subject, s.title, m.author, m.date, m.body)
+            cover = Cover(m.message_id, m.subject, s.title, m.author, m.date, m.body,
+                          m.to, m.cc, m.references)
         else:
             patches.append(_patch(m, s, diags))
     return cover, patches, duplicates
@@ -481,6 +490,10 @@ def _patch(m: Message, s: Subject, diags: list[Diagnostic]) -> Patch:
         tail=parts.tail,
         files=files,
         trailers=parse_commit_trailers(parts.message),
+        sender=m.author,
+        to=m.to,
+        cc=m.cc,
+        references=m.references,
     )
 
 

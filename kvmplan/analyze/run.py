@@ -1,0 +1,384 @@
+"""Judge a series against its base: apply it patch by patch, run the model
+after every prefix, and tell which findings the series introduces, fixes,
+or leaves as they were, with the first patch responsible for each.
+
+Model runs are cached by a hash of what the model reads (the Program built
+from the graph), so a patch that leaves the lifecycle code alone costs no
+run at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Protocol, Sequence
+
+from kvmplan.analyze.config import Config
+from kvmplan.analyze.provenance import History, line_origin
+from kvmplan.diagnostics import Diagnostic
+from kvmplan.diff import FilePatch
+from kvmplan.cparse import Function
+from kvmplan.diff.apply import FileOutcome
+from kvmplan.graph import HookGraph
+from kvmplan.mail import Series
+from kvmplan.model import Bounds, Finding, Program, build_program, explore
+from kvmplan.rules import RULE_NAMES
+
+# Hunk statuses that changed the text.
+APPLIED = ("exact", "offset", "fuzz")
+
+
+class Base(Protocol):
+    """A kernel tree or a baseline after some prefix of the series."""
+
+    def apply(self, files: Sequence[FilePatch], label: str = "") -> tuple[
+        "Base", tuple[FileOutcome, ...], tuple[Diagnostic, ...]]: ...
+
+    def graph(self, vendor: str = "vmx") -> HookGraph: ...
+
+    def key(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    step: int
+    thread: str
+    cpu: int
+    event: str
+    function: str
+    file: str
+    line: int
+    patch: int | None      # k of the patch that wrote this line; None: the base
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """One finding followed across the series.
+
+    status: "introduced" (absent at the base, present after the series),
+    "fixed" (the reverse), "pre-existing" (present at both ends) or
+    "transient" (absent at both ends but present after some prefix: the
+    series breaks bisection). `introduced_by`/`fixed_by` are patch numbers
+    (k); `shown_at` is the prefix whose run the location and trace come from,
+    so their lines are those of the text after `shown_at` patches: the base
+    for pre-existing and fixed findings, the introducing patch otherwise."""
+
+    rule: str
+    name: str
+    severity: str
+    message: str
+    function: str
+    file: str
+    line: int
+    line_patch: int | None
+    trace: tuple[TraceStep, ...]
+    details: tuple[str, ...]
+    status: str
+    introduced_by: int | None
+    fixed_by: int | None
+    shown_at: int
+    accepted: str = ""
+
+    @property
+    def patch(self) -> int | None:
+        """The patch this finding is reported against (None: the base)."""
+        if self.status == "fixed":
+            return self.fixed_by
+        return self.introduced_by
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    index: int
+    subject: str
+    title: str
+    message_id: str
+    author: str
+    files: tuple[FileOutcome, ...]
+    findings_after: int       # findings after this patch (-1: no run, unchanged graph)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files for h in f.hunks if h.status == status)
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    prefix: int
+    key: str
+    cached: bool
+    states: int
+    seconds: float
+    bound_reached: bool
+
+
+@dataclass(frozen=True)
+class Review:
+    series: Series
+    base: str              # e.g. "tree /path (linux 6.1.x)" or "baseline linux-6.12"
+    base_reason: str
+    mode: str              # "tree" or "baseline"
+    bounds: Bounds
+    patches: tuple[PatchResult, ...]
+    findings: tuple[Tracked, ...]
+    runs: tuple[ModelRun, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    def hunks(self, status: str) -> int:
+        return sum(p.count(status) for p in self.patches)
+
+    @property
+    def skipped_files(self) -> int:
+        return sum(1 for p in self.patches for f in p.files if f.skipped)
+
+    def of(self, status: str) -> tuple[Tracked, ...]:
+        return tuple(f for f in self.findings if f.status == status)
+
+
+def _shape(fn: Function) -> tuple:
+    """A function as the model reads it, without line numbers."""
+    return (fn.name, fn.file, fn.static, fn.weak, fn.init, fn.exit, fn.returns, fn.params,
+            fn.local_types,
+            tuple((e.kind, e.name, e.args, e.slot, e.cond, e.target, e.mode, e.scope, e.value,
+                   e.locks) for e in fn.events))
+
+
+def _lineless(items: Sequence[object]) -> list[str]:
+    return sorted(repr(replace(x, line=0)) for x in items)  # type: ignore[type-var]
+
+
+def model_key(program: Program) -> str:
+    """A hash of everything the explorer reads from a program, line numbers
+    left out: a patch that only moves code gets the cached verdict, with its
+    lines mapped (see line_map)."""
+    g = program.graph
+    h = hashlib.blake2b(digest_size=16)
+    for part in (
+        sorted((k, _shape(fn)) for k, fn in program.functions.items()),
+        sorted(program.targets.items()),
+        sorted(program.failure_side.items()),
+        sorted(program.callbacks.items()),
+        sorted(program.counters),
+        _lineless(g.entries),
+        _lineless(g.cpuhp),
+        sorted(g.params.items()),
+        g.vendor,
+    ):
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def line_map(old: Program, new: Program) -> dict[tuple[str, int], int]:
+    """(file, line) in `old` → line in `new`, for two programs with the same
+    model_key: event by event, function by function. A line that would map
+    to two different lines (a line split in two) is left out, so findings
+    that mention it are computed afresh."""
+    pairs: list[tuple[str, int, int]] = []
+    for k, fa in old.functions.items():
+        fb = new.functions[k]
+        pairs.append((fa.file, fa.line, fb.line))
+        pairs.extend((fa.file, ea.line, eb.line) for ea, eb in zip(fa.events, fb.events))
+    for xs, ys in ((old.graph.entries, new.graph.entries), (old.graph.cpuhp, new.graph.cpuhp)):
+        for x, y in zip(sorted(xs, key=lambda e: repr(replace(e, line=0))),
+                        sorted(ys, key=lambda e: repr(replace(e, line=0)))):
+            pairs.append((x.file, x.line, y.line))
+    out: dict[tuple[str, int], int] = {}
+    split: set[tuple[str, int]] = set()
+    for file, a, b in pairs:
+        if out.setdefault((file, a), b) != b:
+            split.add((file, a))
+    for key in split:
+        del out[key]
+    return out
+
+
+def _remap(findings: list[Finding], lmap: dict[tuple[str, int], int]) -> list[Finding] | None:
+    """`findings` with every file:line moved by `lmap`; None if one is unknown."""
+    def where(file: str, line: int) -> int | None:
+        return line if not file or line <= 0 else lmap.get((file, line))
+
+    def text(t: str) -> str | None:
+        bad = False
+
+        def sub(m: re.Match[str]) -> str:
+            nonlocal bad
+            got = lmap.get((m.group(1), int(m.group(2))))
+            if got is None:
+                bad = True
+                return m.group(0)
+            return f"{m.group(1)}:{got}"
+        out = _FILE_LINE_PARTS.sub(sub, t)
+        return None if bad else out
+
+    moved: list[Finding] = []
+    for f in findings:
+        line = where(f.file, f.line)
+        msg = text(f.message)
+        details = [text(d) for d in f.details]
+        steps = []
+        for st in f.trace:
+            sl = where(st.file, st.line)
+            ev = text(st.event)
+            if sl is None or ev is None:
+                return None
+            steps.append(replace(st, line=sl, event=ev))
+        if line is None or msg is None or any(d is None for d in details):
+            return None
+        moved.append(replace(f, line=line, message=msg, trace=steps,
+                             details=[d for d in details if d is not None]))
+    return moved
+
+
+_FILE_LINE = re.compile(r"\S+\.[ch]:\d+")
+_FILE_LINE_PARTS = re.compile(r"([\w./-]+\.[ch]):(\d+)")
+_CPU = re.compile(r"\bCPUs? ?\[?[\d, ]*\]?|\bCPU\d+")
+
+
+def identity(f: Finding) -> tuple[str, str, str]:
+    """What makes two runs' findings the same one: rule, function and message
+    with line numbers and CPU numbers taken out (both move between prefixes)."""
+    msg = _CPU.sub("CPU", _FILE_LINE.sub("FILE", f.message))
+    return (f.rule, f.function, msg)
+
+
+def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mode: str,
+            bounds: Bounds, config: Config, vendor: str = "vmx",
+            jobs: int = 1, progress: Callable[[str], None] | None = None) -> Review:
+    diags: list[Diagnostic] = list(series.diagnostics)
+    states: list[Base] = [base]
+    patch_files: list[tuple[FileOutcome, ...]] = []
+    history: History = []
+    for p in series.patches:
+        label = f"patch {p.index}/{p.expected}"
+        nxt, outcomes, pd = states[-1].apply(p.files, label)
+        diags.extend(d.for_message(p.message_id) for d in pd)
+        states.append(nxt)
+        patch_files.append(outcomes)
+        history.append((p.index, p.files, outcomes))
+
+    programs = [build_program(state.graph(vendor)) for state in states]
+    keys = [model_key(p) for p in programs]
+    per_prefix, runs, notes = _run_all(programs, keys, bounds, set(config.rules), jobs, progress)
+    diags.extend(notes)
+    changed = [i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))]
+
+    tracked = _track(series, per_prefix, history, config)
+    patches = []
+    for i, p in enumerate(series.patches, 1):
+        patches.append(PatchResult(p.index, p.subject, p.title, p.message_id, p.author,
+                                   patch_files[i - 1],
+                                   len(per_prefix[i]) if changed[i] else -1))
+    return Review(series, base_name, base_reason, mode, bounds, tuple(patches),
+                  tracked, tuple(runs), tuple(diags))
+
+
+def _explore(program: Program, bounds: Bounds, rules: set[str]) -> tuple[list[Finding], int, float, bool]:
+    t0 = time.perf_counter()
+    result = explore(program, bounds, rules)
+    return result.findings, result.states, time.perf_counter() - t0, result.bound_reached
+
+
+def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: set[str], jobs: int,
+             progress: Callable[[str], None] | None) -> tuple[
+                 list[list[Finding]], tuple[ModelRun, ...], list[Diagnostic]]:
+    """Findings after every prefix. A program whose key an earlier one shares
+    reuses that run with its lines mapped; the others run, `jobs` at a time."""
+    n = len(programs)
+    found: list[list[Finding] | None] = [None] * n
+    runs: list[ModelRun | None] = [None] * n
+    done: dict[str, int] = {}          # key → prefix whose run it was
+    todo = list(range(n))
+    while todo:
+        # one run per key this round; the rest wait for it and are mapped
+        lead: dict[str, int] = {}
+        for i in todo:
+            if keys[i] not in done:
+                lead.setdefault(keys[i], i)
+        batch = sorted(lead.values())
+        if progress and batch:
+            progress(f"model: {len(batch)} run(s) for {n} prefixes")
+        for i, (findings, states, secs, bound) in zip(batch, _map_runs(
+                [programs[i] for i in batch], bounds, rules, jobs)):
+            found[i] = findings
+            runs[i] = ModelRun(i, keys[i], False, states, secs, bound)
+            done[keys[i]] = i
+        left = []
+        for i in todo:
+            if found[i] is not None:
+                continue
+            j = done[keys[i]]
+            moved = _remap(found[j] or [], line_map(programs[j], programs[i]))
+            if moved is None:
+                del done[keys[i]]      # a line moved ambiguously: run this one too
+                left.append(i)
+                continue
+            found[i] = moved
+            run = runs[j]
+            assert run is not None
+            runs[i] = replace(run, prefix=i, cached=True, seconds=0.0)
+        todo = left
+    notes = [Diagnostic("warning", f"model bound reached after {r.prefix} patches "
+                        f"({r.states} states): findings may be missing")
+             for r in runs if r is not None and r.bound_reached and not r.cached]
+    return [f or [] for f in found], tuple(r for r in runs if r is not None), notes
+
+
+def _map_runs(programs: list[Program], bounds: Bounds, rules: set[str], jobs: int) -> list[
+        tuple[list[Finding], int, float, bool]]:
+    if jobs <= 1 or len(programs) <= 1:
+        return [_explore(p, bounds, rules) for p in programs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(jobs, len(programs))) as pool:
+        futures = [pool.submit(_explore, p, bounds, rules) for p in programs]
+        return [f.result() for f in futures]
+
+
+def _track(series: Series, per_prefix: list[list[Finding]], history: History,
+           config: Config) -> tuple[Tracked, ...]:
+    n = len(per_prefix) - 1
+    seen: dict[tuple[str, str, str], list[Finding | None]] = {}
+    for i, findings in enumerate(per_prefix):
+        for f in findings:
+            seen.setdefault(identity(f), [None] * (n + 1))[i] = f
+    out: list[Tracked] = []
+    for ident, row in seen.items():
+        present = [f is not None for f in row]
+        first = present.index(True)
+        if present[0] and present[n]:
+            status, intro, fixed, shown = "pre-existing", None, None, 0
+        elif present[0]:
+            last = max(i for i in range(n + 1) if present[i])
+            status, intro, fixed, shown = "fixed", None, last + 1, 0
+        elif present[n]:
+            # the patch after which it is present for good
+            gone = max(i for i in range(n + 1) if not present[i])
+            status, intro, fixed, shown = "introduced", gone + 1, None, gone + 1
+        else:
+            last = max(i for i in range(n + 1) if present[i])
+            status, intro, fixed, shown = "transient", first, last + 1, first
+        f = row[shown]
+        assert f is not None
+        prefix_patches = shown
+        trace = tuple(
+            TraceStep(i, s.thread, s.cpu, s.event, s.function, s.file, s.line,
+                      _patch_k(history, prefix_patches, s.file, s.line))
+            for i, s in enumerate(f.trace, 1))
+        out.append(Tracked(
+            f.rule, RULE_NAMES.get(f.rule, ""), config.severity_of(f.rule), f.message,
+            f.function, f.file, f.line, _patch_k(history, prefix_patches, f.file, f.line),
+            trace, tuple(f.details), status,
+            None if intro is None else series.patches[intro - 1].index,
+            None if fixed is None else series.patches[fixed - 1].index,
+            shown, config.accepted(f.rule, f.function)))
+    order = {"introduced": 0, "transient": 1, "fixed": 2, "pre-existing": 3}
+    out.sort(key=lambda t: (order[t.status], t.patch or 0, t.rule, t.file, t.line, t.message))
+    return tuple(out)
+
+
+def _patch_k(history: History, prefix: int, file: str, line: int) -> int | None:
+    if not file or line <= 0:
+        return None
+    return line_origin(history[:prefix], file, line)
