@@ -1,0 +1,123 @@
+"""`kvmplan analyze`: judge a series against its base and write the review."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kvmplan.cli.common import EXIT_FINDINGS, EXIT_OK, fail
+
+FAIL_ON = ("error", "warning", "note", "never")
+_RANK = {"error": 3, "warning": 2, "note": 1}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("analyze")
+    def analyze_cmd(
+        path: str = typer.Argument(..., help="the series: mbox, maildir, .patch, directory, or -"),
+        tree: Optional[str] = typer.Option(None, "--tree", help="kernel tree to apply the "
+                                           "series to (read only); without it, a bundled baseline"),
+        baseline: Optional[str] = typer.Option(None, "--baseline",
+                                               help="bundled baseline to use (e.g. linux-6.1)"),
+        fmt: str = typer.Option("markdown", "--format", "-f",
+                                help="markdown, email, text, json or sarif"),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="file (directory "
+                                              "for --format email); default stdout"),
+        config: Optional[Path] = typer.Option(None, "--config", help="kvmplan.toml "
+                                              "(default: ./kvmplan.toml when present)"),
+        fail_on: str = typer.Option("error", "--fail-on", help="exit 1 when a finding the "
+                                    "series introduces is at least this severe (error, "
+                                    "warning, note, never)"),
+        version: Optional[int] = typer.Option(None, "--version", "-v", min=1,
+                                              help="series version to pick (default: newest)"),
+        cpus: int = typer.Option(2, "--cpus", help="CPUs in the model"),
+        failures: int = typer.Option(0, "--failures", help="injected failures of fallible calls"),
+        vendor: str = typer.Option("vmx", "--vendor", help="vmx or svm"),
+        jobs: int = typer.Option(0, "--jobs", "-j", help="parallel model runs (0: one per CPU)"),
+        timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress or diagnostics on stderr"),
+    ) -> None:
+        """Apply a series patch by patch, run the lifecycle model after each,
+        and report the findings it introduces, fixes or leaves.
+
+        Exit 0: nothing at or above --fail-on introduced; 1: something is;
+        2: unusable input or usage."""
+        from kvmplan.analyze import ConfigError, analyze, load_config, open_base
+        from kvmplan.mail import InputError, assemble, load_messages
+        from kvmplan.model import Bounds
+        from kvmplan.report import FORMATS, RENDERERS, render_emails
+
+        if fmt not in FORMATS:
+            fail(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+        if fail_on not in FAIL_ON:
+            fail(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
+        if cpus < 1 or cpus > 4:
+            fail(f"--cpus {cpus}: the model runs 1 to 4 CPUs")
+        if fmt == "email" and output is None:
+            fail("--format email needs --output DIR (one .eml file per reply)")
+        try:
+            cfg = load_config(config)
+        except ConfigError as exc:
+            fail(str(exc))
+        try:
+            messages, diagnostics = load_messages(path)
+            series = assemble(messages, version=version, diagnostics=diagnostics)
+        except InputError as exc:
+            fail(str(exc))
+        if not series.patches:
+            fail(f"{path}: no patches to analyze")
+        try:
+            base, name, reason, mode = open_base(tree, series.base_commit, baseline)
+        except ValueError as exc:
+            fail(str(exc))
+
+        def progress(msg: str) -> None:
+            if not quiet:
+                sys.stderr.write(f"kvmplan: {msg}\n")
+
+        review = analyze(series, base, base_name=name, base_reason=reason, mode=mode,
+                         bounds=Bounds(cpus=cpus, failures=failures), config=cfg, vendor=vendor,
+                         jobs=jobs or min(os.cpu_count() or 1, 4), progress=progress)
+        if not quiet:
+            for d in review.diagnostics:
+                if d.severity != "info":
+                    where = f" <{d.message_id}>" if d.message_id else ""
+                    sys.stderr.write(f"kvmplan: {d.severity}: {d.text}{where}\n")
+        if fmt == "email":
+            assert output is not None
+            _write_mails(output, render_emails(review))
+        else:
+            text = RENDERERS[fmt](review, timing)
+            if output is None:
+                sys.stdout.write(text)
+            else:
+                try:
+                    output.write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    fail(f"{output}: {exc.strerror or exc}")
+        raise typer.Exit(exit_code(review, fail_on))
+
+
+def exit_code(review: object, fail_on: str) -> int:
+    if fail_on == "never":
+        return EXIT_OK
+    floor = _RANK[fail_on]
+    for t in getattr(review, "findings"):
+        if t.status in ("introduced", "transient") and not t.accepted \
+                and _RANK.get(t.severity, 0) >= floor:
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _write_mails(out: Path, mails: list[tuple[str, str]]) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in mails:
+            (out / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{out}: {exc.strerror or exc}")
+    sys.stderr.write(f"kvmplan: {len(mails)} reply mail(s) written to {out} (nothing sent)\n")

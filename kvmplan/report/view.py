@@ -1,0 +1,237 @@
+"""The Review seen by a reader: plain dicts for the templates and the JSON,
+with the hunk each finding is about, its trace and a mermaid diagram.
+
+Everything here is derived from the Review; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from kvmplan import __version__
+from kvmplan.analyze.run import Review, Tracked
+from kvmplan.diff import FilePatch, Hunk
+from kvmplan.diff.apply import FileOutcome, HunkResult
+from kvmplan.mail import Patch
+from kvmplan.rules import RULES
+
+STATUS_TEXT = {
+    "introduced": "introduced",
+    "transient": "introduced, then fixed later in the series (breaks bisection)",
+    "fixed": "fixed",
+    "pre-existing": "pre-existing",
+}
+MAX_QUOTE = 24
+
+
+def fingerprint(t: Tracked) -> str:
+    """Stable across runs and line moves: rule, function, message without
+    numbers."""
+    msg = re.sub(r"\d+", "N", t.message)
+    return hashlib.sha256(f"{t.rule}\0{t.function}\0{msg}".encode()).hexdigest()[:32]
+
+
+def _applied(outcome: FileOutcome) -> list[HunkResult]:
+    return [r for r in outcome.hunks if r.status in ("exact", "offset", "fuzz")]
+
+
+def _new_ranges(fp: FilePatch, outcome: FileOutcome) -> list[tuple[Hunk, int, int]]:
+    """(hunk, first, last) new-side lines of each applied hunk, as placed."""
+    out = []
+    delta = 0
+    for r in _applied(outcome):
+        hunk = fp.hunks[r.index]
+        new_start = r.line + delta
+        size = sum(1 for ln in hunk.lines if ln.kind in (" ", "+"))
+        out.append((hunk, new_start, new_start + size - 1))
+        delta += hunk.added - hunk.removed
+    return out
+
+
+def _mentions(hunk: Hunk, name: str) -> int:
+    """How strongly a hunk is about `name`: changed lines count more."""
+    pat = re.compile(rf"\b{re.escape(name)}\b")
+    score = 2 if pat.search(hunk.section or "") else 0
+    for ln in hunk.lines:
+        if pat.search(ln.text):
+            score += 3 if ln.kind in "+-" else 1
+    return score
+
+
+def pick_hunk(review: Review, t: Tracked) -> tuple[str, Hunk, int] | None:
+    """The hunk of the finding's patch that the finding is about: (path, hunk,
+    line to point at). For an introduced finding the hunk that wrote its
+    location or a trace line; otherwise the hunk that mentions its function."""
+    k = t.patch
+    if k is None:
+        return None
+    patch, result = _patch(review, k)
+    if patch is None or result is None:
+        return None
+    if t.status in ("introduced", "transient"):
+        spots = [(t.file, t.line)] + [(s.file, s.line) for s in t.trace if s.patch == k]
+        for file, line in spots:
+            for fp, outcome in zip(patch.files, result.files):
+                if fp.path != file or outcome.skipped:
+                    continue
+                for hunk, first, last in _new_ranges(fp, outcome):
+                    if first <= line <= last:
+                        return fp.path, hunk, line
+    names = [t.function] + [s.function for s in t.trace if s.function]
+    best: tuple[int, str, Hunk] | None = None
+    for fp, outcome in zip(patch.files, result.files):
+        if outcome.skipped:
+            continue
+        for r in _applied(outcome):
+            hunk = fp.hunks[r.index]
+            score = sum(_mentions(hunk, n) * (3 if i == 0 else 1)
+                        for i, n in enumerate(dict.fromkeys(names)))
+            if score and (best is None or score > best[0]):
+                best = (score, fp.path, hunk)
+    if best is None:
+        return None
+    return best[1], best[2], 0
+
+
+def _patch(review: Review, k: int) -> tuple[Patch | None, Any]:
+    for p, r in zip(review.series.patches, review.patches):
+        if p.index == k:
+            return p, r
+    return None, None
+
+
+def quote(hunk: Hunk) -> list[str]:
+    """The hunk as diff lines, cut to MAX_QUOTE lines from its first change."""
+    rows = [f"@@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@"
+            + (f" {hunk.section}" if hunk.section else "")]
+    body = [ln for ln in hunk.lines if ln.kind in (" ", "+", "-")]
+    texts = [f"{ln.kind}{ln.text}" for ln in body]
+    if len(texts) <= MAX_QUOTE:
+        return rows + texts
+    changed = [i for i, ln in enumerate(body) if ln.kind != " "]
+    centre = changed[0] if changed else 0
+    lo = max(0, min(centre - MAX_QUOTE // 3, len(texts) - MAX_QUOTE))
+    hi = lo + MAX_QUOTE
+    return rows + (["[...]"] if lo else []) + texts[lo:hi] + (["[...]"] if hi < len(texts) else [])
+
+
+def _mermaid_text(s: str) -> str:
+    s = re.sub(r"[;#<>{}\[\]\"`]", " ", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def mermaid(t: Tracked) -> str:
+    """A sequence diagram: one lifeline per model thread, one note per step."""
+    threads = list(dict.fromkeys(s.thread for s in t.trace))
+    lines = ["sequenceDiagram"]
+    for th in threads:
+        lines.append(f"    participant {th}")
+    last = ""
+    for s in t.trace:
+        where = f" ({s.function}, {s.file.rsplit('/', 1)[-1]}:{s.line})" if s.file else ""
+        text = _mermaid_text(f"{s.step}. CPU{s.cpu} {s.event}{where}")
+        if last and last != s.thread:
+            lines.append(f"    {last}-->>{s.thread}: then")
+        lines.append(f"    Note over {s.thread}: {text}")
+        last = s.thread
+    return "\n".join(lines)
+
+
+def patch_label(review: Review, k: int | None) -> str:
+    if k is None:
+        return "the base"
+    n = review.series.expected or len(review.series.patches)
+    return f"{k}/{n}"
+
+
+def finding_dict(review: Review, t: Tracked) -> dict[str, Any]:
+    rule = RULES.get(t.rule)
+    picked = pick_hunk(review, t)
+    return {
+        "rule": t.rule,
+        "name": t.name,
+        "severity": t.severity,
+        "status": t.status,
+        "status_text": STATUS_TEXT[t.status],
+        "introduced_by": t.introduced_by,
+        "fixed_by": t.fixed_by,
+        "patch": t.patch,
+        "patch_label": patch_label(review, t.patch),
+        "introduced_label": patch_label(review, t.introduced_by) if t.introduced_by else "",
+        "fixed_label": patch_label(review, t.fixed_by) if t.fixed_by else "",
+        "lines_after": t.shown_at,
+        "lines_after_label": ("the base" if t.shown_at == 0 else
+                              f"after patch {patch_label(review, t.shown_at)}"),
+        "accepted": t.accepted,
+        "message": t.message,
+        "location": {"file": t.file, "line": t.line, "function": t.function,
+                     "patch": t.line_patch},
+        "trace": [{"step": s.step, "thread": s.thread, "cpu": s.cpu, "event": s.event,
+                   "function": s.function, "file": s.file, "line": s.line, "patch": s.patch}
+                  for s in t.trace],
+        "details": list(t.details),
+        "why": rule.summary if rule else "",
+        "fix": rule.fix if rule else "",
+        "fix_hint": " ".join((rule.fix if rule else "").strip().split("\n\n")[0].split()),
+        "hunk": None if picked is None else {"file": picked[0], "lines": quote(picked[1])},
+        "mermaid": mermaid(t),
+        "fingerprint": fingerprint(t),
+    }
+
+
+def review_dict(review: Review, timing: bool = False) -> dict[str, Any]:
+    """Everything a renderer needs, sorted and free of timestamps."""
+    s = review.series
+    findings = [finding_dict(review, t) for t in review.findings]
+    counted = [f for f in findings if not f["accepted"]]
+    introduced = [f for f in counted if f["status"] in ("introduced", "transient")]
+    fixed = [f for f in findings if f["status"] == "fixed"]
+    if any(f["severity"] == "error" for f in introduced):
+        verdict = "the series introduces lifecycle ordering bugs"
+    elif introduced:
+        verdict = "the series introduces lifecycle warnings"
+    else:
+        verdict = "no new lifecycle findings"
+    patches = []
+    for p, r in zip(s.patches, review.patches):
+        mine = [f for f in findings if f["patch"] == p.index and f["status"] != "pre-existing"]
+        patches.append({
+            "index": p.index, "label": patch_label(review, p.index), "subject": p.subject,
+            "title": p.title, "message_id": p.message_id, "author": p.author,
+            "hunks": {k: r.count(k) for k in ("exact", "offset", "fuzz", "present", "failed")},
+            "files": [{"path": o.path, "skipped": o.skipped,
+                       "hunks": [{"index": h.index + 1, "status": h.status, "line": h.line,
+                                  "fuzz": h.fuzz, "offset": h.offset} for h in o.hunks]}
+                      for o in r.files],
+            "findings": mine,
+        })
+    runs = [{"prefix": r.prefix, "cached": r.cached, "states": r.states,
+             "bound_reached": r.bound_reached} | ({"seconds": round(r.seconds, 3)} if timing else {})
+            for r in review.runs]
+    return {
+        "schema": "kvmplan.analyze/1",
+        "tool": {"name": "kvmplan", "version": __version__},
+        "series": {"title": s.title, "version": s.version, "expected": s.expected,
+                   "author": s.author, "base_commit": s.base_commit,
+                   "cover": None if s.cover is None else s.cover.message_id,
+                   "patches": len(s.patches), "missing": list(s.missing)},
+        "base": {"mode": review.mode, "name": review.base, "reason": review.base_reason},
+        "bounds": {"cpus": review.bounds.cpus, "hotplug_events": review.bounds.hotplug_events,
+                   "failures": review.bounds.failures, "system": list(review.bounds.system)},
+        "apply": {k: review.hunks(k) for k in ("exact", "offset", "fuzz", "present", "failed")}
+        | {"files_skipped": review.skipped_files},
+        "verdict": verdict,
+        "counts": {st: sum(1 for f in findings if f["status"] == st)
+                   for st in ("introduced", "transient", "fixed", "pre-existing")},
+        "patches": patches,
+        "findings": findings,
+        "introduced": introduced,
+        "fixed": fixed,
+        "pre_existing": [f for f in findings if f["status"] == "pre-existing"],
+        "runs": runs,
+        "model_runs": sum(1 for r in review.runs if not r.cached),
+        "diagnostics": [{"severity": d.severity, "message_id": d.message_id, "text": d.text}
+                        for d in review.diagnostics],
+    }
