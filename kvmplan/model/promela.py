@@ -9,26 +9,41 @@ interpreter runs: the Promela text is a second implementation of the same
 semantics, so SPIN confirms (or contradicts) the explorer's verdicts.
 
 Shape of the Promela model:
-- three processes, the environment threads: `init` runs the vendor
+- four processes, the environment threads: `init` runs the vendor
   module_init; `user` creates a VM once /dev/kvm is registered (and the
-  module is not gone), then destroys it if it got one; `hotplug` performs up
-  to Bounds.hotplug_events cpu_up/cpu_down of non-boot CPUs. Before they
-  start, one CPU other than CPU0 is chosen that can't enable
-  virtualization, or none. (The system thread's suspend/reboot/unload is
-  not modelled: bounds asking for it are refused.)
+  module is neither unloading nor gone, tasks not frozen), then destroys it
+  if it got one; `hotplug` performs up to Bounds.hotplug_events
+  cpu_up/cpu_down of non-boot CPUs (none once a reboot has begun or while
+  tasks are frozen); `system` performs at most one of the system events of
+  Bounds.system: reboot (at any time), suspend/resume or module unload
+  (once the module is live and no VM operation or hotplug runs; unload also
+  needs no VM). Before they start, one CPU other than CPU0 is chosen that
+  can't enable virtualization, or none.
 - every call of interpreted code is inlined at its call site (its own labels
   and locals), so a thread is one process whose control state is its call
-  stack; recursion is refused. Callbacks (IPI, cpuhp startup/teardown) are
-  inlined where the environment runs them.
+  stack; recursion is refused. Callbacks (IPI, cpuhp startup/teardown,
+  reboot notifiers, syscore ops) are inlined where the environment runs
+  them.
 - one statement per event; SPIN interleaves threads between statements, a
   finer grain than the explorer's visible events, which reaches the same
   shared states. Statements touching shared state run only while no other
-  thread is IRQs-off on their CPU or inside stop_machine().
+  thread is IRQs-off on their CPU or inside stop_machine(); once a reboot
+  has handed the machine to the firmware the system thread stays the
+  stopper, so no other thread touches shared state again.
+- an operation of a thread (module init, a VM ioctl, a cpu_up/cpu_down, a
+  system event) starts at a step of its own that marks the thread busy (the
+  explorer: its frames are not empty) and ends at the step that returns from
+  it. The explorer runs a start on to the operation's first visible event
+  in the same transition (semantics.py: the start changes only the starting
+  thread); the two differ only when that first event waits for a lock held
+  by an idle thread, or another thread changes a usage counter in between
+  (VM creation's KVM008 snapshot is taken at the start).
 - each rule is a row of RULES: statements placed at hook points, assertions
-  named by the rule code (`assertion violated KVM003`); with `pan -c0` the
-  search goes on after a violation, so one run finds every broken rule. A
-  rule about the whole state space (lock-order cycles) asserts named probes
-  instead and decides from the set SPIN reached.
+  named by the rule code (`assertion violated KVM003`), and the global
+  variables its statements keep; with `pan -c0` the search goes on after a
+  violation, so one run finds every broken rule. A rule about the whole
+  state space (lock-order cycles) asserts named probes instead and decides
+  from the set SPIN reached.
 """
 
 from __future__ import annotations
@@ -54,12 +69,14 @@ from kvmplan.model.program import Program
 ENV_PML = Path(__file__).with_name("promela") / "env.pml"
 
 # The environment threads, by Promela thread id.
-THREADS: tuple[str, ...] = ("init", "user", "hotplug")
-INIT, USER, HOTPLUG = 0, 1, 2
+THREADS: tuple[str, ...] = ("init", "user", "hotplug", "system")
+INIT, USER, HOTPLUG, SYSTEM = 0, 1, 2, 3
 HOTPLUG_LOCK = "cpu_hotplug_lock"
+# The system events, in the order the system thread offers them.
+SYSTEM_EVENTS: tuple[str, ...] = ("reboot", "suspend", "unload")
 
 # Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
-IRQS_OFF = frozenset({"IPI", STARTING})
+IRQS_OFF = frozenset({"IPI", STARTING, "syscore"})
 
 # atomic_*() on a global: the operation each performs.
 ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
@@ -72,15 +89,17 @@ TRANSPARENT = frozenset({"WARN_ON", "WARN_ON_ONCE", "WARN", "WARN_ONCE", "unlike
 NOT_LOCKS = frozenset({"rcu", "srcu", "preempt", "irq", "irqsave", "spinlock_irqsave"})
 SHARED_LOCK_MODES = frozenset({"read", "rwsem_read"})
 SPIN_LOCK_MODES = frozenset({"raw_spin", "spin"})
-# Bounds fields the exporter honours; any other field set (system events...)
-# is something it does not model.
-MODELLED_BOUNDS = frozenset({"cpus", "hotplug_events", "failures", "max_states"})
+# Bounds fields the exporter honours; any other field set is something it
+# does not model.
+MODELLED_BOUNDS = frozenset({"cpus", "hotplug_events", "failures", "max_states", "system"})
 # Comparisons of a branch condition.
 COMPARISONS = {"==": "EQ3", "!=": "NE3", "<": "LT3", ">": "GT3", "<=": "LE3", ">=": "GE3"}
 # The model's values are codes below every number let through.
 INT_LIMIT = 1_000_000
 # Inlining every call site: a bound on the code produced.
 MAX_INSTANCES = 4000
+# Registrations (distinct kind/object pairs) a snapshot mask can hold.
+MAX_REGS = 30
 
 
 class Unsupported(Exception):
@@ -91,16 +110,41 @@ class Unsupported(Exception):
 # --- rules ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Facts:
+    """What a rule's statements may name about the scenario (fixed for one
+    export): the hotplug lock's id, the usage counters (vocabulary) with their
+    variables, tests that the counters the code changes are not 0 and that a
+    module parameter asks to enable virtualization at load, the registration
+    bits (kind/object), the number of cpuhp states, whether a reboot notifier
+    or syscore .shutdown callback can run (a reboot is a system event and the
+    code registers one)."""
+
+    ncpus: int
+    hotplug_lock: str = "L0"
+    counters: tuple[tuple[str, str], ...] = ()
+    usage: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    regs: tuple[tuple[str, str], ...] = ()
+    nstates: int = 0
+    shutdown_callbacks: bool = False
+
+
+@dataclass(frozen=True)
 class Site:
     """Where the generator places a rule's statements.
 
     thread, cpu (a Promela expression), ctx (the frame's context: init,
-    ioctl, hotplug, IPI, setup, PREPARE, STARTING, ONLINE). At a lock hook:
-    the lock, its id, whether it is taken for read, and every lock (name, id)
-    the thread may hold. At enable and cross-call hooks: whether a cross call
-    runs the vendor enable directly, the innermost cross call's flag "a
-    callback failure not recorded yet", and the flags of all enclosing cross
-    calls."""
+    ioctl, exit, hotplug, IPI, setup, PREPARE, STARTING, ONLINE, reboot,
+    shutdown, syscore). At a lock hook: the lock, its id, whether it is taken
+    for read, and every lock (name, id) the thread may hold. At enable and
+    cross-call hooks: whether a cross call runs the vendor enable directly,
+    the innermost cross call's flag "a callback failure not recorded yet",
+    and the flags of all enclosing cross calls. At a cpu_pass hook: the
+    per-CPU work ("enable" or "tdx") and the mask of the CPUs the pass
+    covers. At a register hook: the registration's kind. At the end of an
+    operation: the variable holding its return value and, for VM creation,
+    the thread's count of VMs it put on vm_list. `facts` is filled in by the
+    generator."""
 
     thread: int
     cpu: str
@@ -113,6 +157,12 @@ class Site:
     direct: bool = False
     dropped: str = ""
     chain: tuple[str, ...] = ()
+    work: str = ""
+    covered: str = ""
+    kind: str = ""
+    result: str = ""
+    owned: str = ""
+    facts: Facts | None = None
 
 
 Hook = Callable[[Site], list[str]]
@@ -121,13 +171,36 @@ Hook = Callable[[Site], list[str]]
 # same indivisible step as the action).
 HOOKS: dict[str, str] = {
     "state": "after every step that changes shared state: a property of every reachable state",
+    "step": "at the start of every step of a thread on shared state (the explorer's visible "
+            "events: what a thread's transition does first)",
+    "idle": "in the step where a thread's operation ends (module init, a VM ioctl, module exit, "
+            "a cpu_up/cpu_down, a system event), after the thread is marked idle",
     "enable": "just before a vendor per-CPU enable acts, on the CPU it runs on",
     "disable": "just before a vendor per-CPU disable acts, on the CPU it runs on",
+    "tdx_cpu": "just before TDX per-CPU init (tdx_cpu_enable) acts, on the CPU it runs on",
+    "uret": "where a user-return MSR snapshot or drop runs",
     "lock": "in the step that takes a lock, before it is taken (code's locks, the "
             "cpus_read_lock of cpuhp_setup/remove_state, cpu_up/cpu_down's write lock)",
     "shared_write": "in a step that writes a global, an atomic, a counter or a per-CPU flag",
     "cross_return": "when a cross call goes on to its next CPU (after a callback returned, "
                     "and at its start)",
+    "cpu_pass": "when a pass over the online CPUs that does per-CPU enabling work starts (a "
+                "for_each_online_cpu loop, a cross call to all or all other online CPUs)",
+    "cpu_active": "in the step where cpu_up makes its CPU active (schedulable)",
+    "cpu_rollback": "in the step where a failed cpu_up takes its CPU offline again",
+    "walk_begin": "when a thread starts walking vm_list",
+    "walk_end": "when that walk ends",
+    "list_op": "in the step that adds a VM to vm_list or deletes one from it",
+    "register": "in the step of a registration (misc_register, register_syscore_ops...)",
+    "init_work": "in a step of lifecycle work (a count, a vm_list change, a registration other "
+                 "than /dev/kvm, a cpuhp state registration)",
+    "kernel_callback_return": "after a reboot notifier or syscore .shutdown callback returned",
+    "suspend_begin": "in the step that starts suspend (tasks frozen)",
+    "resume_done": "in the step that ends resume (tasks thawed)",
+    "init_done": "in the step where the environment sees module init's return value",
+    "vm_create_begin": "in the step that starts a VM creation",
+    "vm_create_end": "in the step where VM creation returns",
+    "unloaded": "in the step where module exit has returned and the module is gone",
 }
 
 
@@ -139,6 +212,8 @@ class RuleCheck:
     # a rule about the whole state space: decides from the probes (assertions
     # named P_<code>_...) SPIN reached
     post: Callable[[frozenset[str]], bool] | None = None
+    # global declarations the rule's statements keep (its own bookkeeping)
+    decls: Callable[[Facts], list[str]] | None = None
 
 
 def broken(code: str, cond: str) -> list[str]:
@@ -146,13 +221,57 @@ def broken(code: str, cond: str) -> list[str]:
     return [f"if :: ({cond}) -> assert({code}) :: else -> skip fi"]
 
 
+def when(cond: str, stmts: list[str]) -> list[str]:
+    """Statements run only when `cond` holds."""
+    return [f"if :: ({cond}) -> {'; '.join(stmts)} :: else -> skip fi"]
+
+
+def _any_cpu(ncpus: int, test: Callable[[int], str]) -> str:
+    return " || ".join(f"({test(c)})" for c in range(ncpus))
+
+
 def _enable_fails(s: Site) -> str:
     return f"!virt[{s.cpu}] && bad == {s.cpu}"
 
 
+def _enable_succeeds(s: Site) -> str:
+    return f"!virt[{s.cpu}] && bad != {s.cpu}"
+
+
+def _facts(s: Site) -> Facts:
+    assert s.facts is not None, "the generator fills in Site.facts"
+    return s.facts
+
+
+def _leftovers(f: Facts, state: bool) -> str:
+    """Something a module that is gone left behind (explorer.leftovers): a
+    registration, a cpuhp state, a VM; with `state` also a usage counter not
+    0 or virtualization on somewhere."""
+    parts = [bit for _, bit in f.regs] + [f"reg[{i}] != 0" for i in range(f.nstates)] + ["vms > 0"]
+    if state:
+        parts += [f"{var} != 0" for _, var in f.counters]
+        parts += [f"virt[{c}]" for c in range(f.ncpus)]
+    return " || ".join(f"({p})" for p in parts)
+
+
 def _kvm001_state(s: Site) -> list[str]:
-    cpus = " || ".join(f"(cpu_active[{c}] && !virt[{c}])" for c in range(s.ncpus))
-    return broken("KVM001", f"vms > 0 && ({cpus})")
+    """Not while tasks are frozen for suspend or once a reboot has begun."""
+    cpus = _any_cpu(s.ncpus, lambda c: f"cpu_active[{c}] && !virt[{c}]")
+    return broken("KVM001", f"vms > 0 && !frozen && sys_phase != PH_REBOOT && ({cpus})")
+
+
+def _kvm002_idle(s: Site) -> list[str]:
+    """Every thread idle, the usage counters the code changes all 0, no
+    module parameter asking for virtualization at load, and virtualization
+    on somewhere. (No check when the code changes no usage counter.)"""
+    f = _facts(s)
+    if not f.usage:
+        return []
+    idle = " && ".join(f"!busy[{t}]" for t in range(len(THREADS)))
+    unused = " && ".join(f"!({u})" for u in f.usage)
+    params = "".join(f" && !({p})" for p in f.params)
+    virt = _any_cpu(s.ncpus, lambda c: f"virt[{c}]")
+    return broken("KVM002", f"{idle} && {unused}{params} && ({virt})")
 
 
 def _kvm003_enable(s: Site) -> list[str]:
@@ -160,7 +279,8 @@ def _kvm003_enable(s: Site) -> list[str]:
 
 
 def _kvm003_disable(s: Site) -> list[str]:
-    return broken("KVM003", f"!virt[{s.cpu}]")
+    """Once a reboot has begun KVM expects (and forgives) a faulting disable."""
+    return broken("KVM003", f"!virt[{s.cpu}] && sys_phase != PH_REBOOT")
 
 
 def _kvm004_enable(s: Site) -> list[str]:
@@ -180,6 +300,58 @@ def _kvm004_shared_write(s: Site) -> list[str]:
 
 def _kvm004_cross_return(s: Site) -> list[str]:
     return broken("KVM004", s.dropped) + [f"{s.dropped} = 0"]
+
+
+# KVM005 marks: miss_<work>[c] is the union of the CPUs covered by passes that
+# missed CPU c while its cpu_up was in PREPARE/STARTING.
+_MISS = {"enable": "miss_enable", "tdx": "miss_tdx"}
+
+
+def _kvm005_decls(f: Facts) -> list[str]:
+    return [f"byte {var}[NCPUS];  /* KVM005: CPUs covered by passes over the online CPUs "
+            f"({work}) that missed this CPU coming up */" for work, var in _MISS.items()]
+
+
+def _kvm005_pass(s: Site) -> list[str]:
+    """A pass that does not exclude hotplug (the thread holds no side of
+    cpu_hotplug_lock) misses every CPU whose cpu_up is past taking the
+    hotplug lock and not online yet: mark it with the CPUs covered."""
+    var = _MISS[s.work]
+    hp = _facts(s).hotplug_lock
+    out: list[str] = []
+    for c in range(s.ncpus):
+        out += when(f"!HOLDS({hp}, {s.thread}) && (up_early & BIT({c})) != 0 && "
+                    f"({s.covered} & BIT({c})) == 0",
+                    [f"{var}[{c}] = {var}[{c}] | {s.covered}"])
+    return out
+
+
+def _kvm005_enable(s: Site) -> list[str]:
+    return when(_enable_succeeds(s), [f"miss_enable[{s.cpu}] = 0"])
+
+
+def _kvm005_tdx(s: Site) -> list[str]:
+    return when(f"virt[{s.cpu}]", [f"miss_tdx[{s.cpu}] = 0"])
+
+
+def _kvm005_active(s: Site) -> list[str]:
+    """The CPU becomes active without the work a pass missed it for, while
+    that work stands on a CPU the pass covered."""
+    c = s.cpu
+    return broken("KVM005", f"(miss_enable[{c}] & VIRT_MASK) != 0 || "
+                  f"(miss_tdx[{c}] & TDX_MASK) != 0") + _kvm005_forget(s)
+
+
+def _kvm005_forget(s: Site) -> list[str]:
+    return [f"miss_enable[{s.cpu}] = 0", f"miss_tdx[{s.cpu}] = 0"]
+
+
+def _kvm006_decls(f: Facts) -> list[str]:
+    return ["byte walkers;  /* KVM006: threads walking vm_list */"]
+
+
+def _kvm006_list(s: Site) -> list[str]:
+    return broken("KVM006", f"(walkers & ~BIT({s.thread})) != 0")
 
 
 def _lock_token(name: str, lock_id: str) -> str:
@@ -237,20 +409,144 @@ def _kvm007_cycles(probes: frozenset[str]) -> bool:
     return False
 
 
+def _kvm008_decls(f: Facts) -> list[str]:
+    return [f"int snap_{var};  /* KVM008: {_comment(name)} when the VM creation began */"
+            for name, var in f.counters]
+
+
+def _kvm008_create_begin(s: Site) -> list[str]:
+    return [f"snap_{var} = {var}" for _, var in _facts(s).counters]
+
+
+def _kvm008_create_end(s: Site) -> list[str]:
+    """VM creation failed (once module init is done) and left a usage
+    counter changed or a VM of its own on vm_list."""
+    counters = _facts(s).counters
+    changed = " || ".join([f"{var} != snap_{var}" for _, var in counters] + [f"{s.owned} > 0"])
+    return (broken("KVM008", f"{s.result} == V_ERR && module_state != MOD_LOADING && ({changed})")
+            + [f"snap_{var} = 0" for _, var in counters])
+
+
+def _kvm008_init_done(s: Site) -> list[str]:
+    """Module init failed and left something behind."""
+    return broken("KVM008", f"{s.result} == V_ERR && ({_leftovers(_facts(s), True)})")
+
+
+def _kvm009_decls(f: Facts) -> list[str]:
+    return ["bit virt_final;  /* KVM009: a reboot/shutdown callback of KVM has run */",
+            ("bit virt_final_next;  /* KVM009: one has returned; virt_final from the system "
+             "thread's next step on shared state */")]
+
+
+def _kvm009_step(s: Site) -> list[str]:
+    """The explorer notes a returned reboot/shutdown callback when the system
+    thread goes on (its next transition, whose visible event may be the
+    firmware handoff itself)."""
+    if s.thread != SYSTEM or not _facts(s).shutdown_callbacks:
+        return []
+    return when("virt_final_next", ["virt_final = 1", "virt_final_next = 0"])
+
+
+def _kvm009_enable(s: Site) -> list[str]:
+    return broken("KVM009", f"virt_final && {_enable_succeeds(s)}")
+
+
+def _kvm010_decls(f: Facts) -> list[str]:
+    return ["byte virt_before;  /* KVM010: the CPUs with virtualization on before suspend */"]
+
+
+def _kvm010_resume(s: Site) -> list[str]:
+    lost = _any_cpu(s.ncpus, lambda c: f"online[{c}] && (virt_before & BIT({c})) != 0 && !virt[{c}]")
+    return broken("KVM010", lost) + ["virt_before = 0"]
+
+
+def _kvm011_decls(f: Facts) -> list[str]:
+    return ["bit exposed;  /* KVM011: module init has registered /dev/kvm */"]
+
+
+def _kvm011_register(s: Site) -> list[str]:
+    return ["exposed = 1"] if s.kind == "misc" and s.thread == INIT else []
+
+
+def _kvm011_work(s: Site) -> list[str]:
+    return broken("KVM011", "exposed") if s.thread == INIT else []
+
+
+def _kvm011_enable(s: Site) -> list[str]:
+    return broken("KVM011", f"exposed && {_enable_succeeds(s)}") if s.thread == INIT else []
+
+
+def _kvm012_unloaded(s: Site) -> list[str]:
+    return broken("KVM012", _leftovers(_facts(s), False))
+
+
+def _kvm013_uret(s: Site) -> list[str]:
+    return broken("KVM013", "1") if s.ctx == "IPI" else []
+
+
+def _kvm014_tdx(s: Site) -> list[str]:
+    return broken("KVM014", f"!virt[{s.cpu}]")
+
+
+def _kvm014_state(s: Site) -> list[str]:
+    cpus = _any_cpu(s.ncpus, lambda c: f"cpu_active[{c}] && !tdx_done[{c}]")
+    return broken("KVM014", f"tdx_enabled && vms > 0 && ({cpus})")
+
+
 # Every rule's Promela check, in one place: a new rule is a row here (and, for
 # a new kind of place, an entry in HOOKS that the generator runs).
 RULES: dict[str, RuleCheck] = {
     "KVM001": RuleCheck("KVM001", "while a VM exists, every active (schedulable) CPU has "
-                        "virtualization on", (("state", _kvm001_state),)),
+                        "virtualization on (not while tasks are frozen or once a reboot began)",
+                        (("state", _kvm001_state),)),
+    "KVM002": RuleCheck("KVM002", "when no thread is inside an operation, virtualization is on only "
+                        "while a usage counter is not 0 (or a parameter enables it at load)",
+                        (("idle", _kvm002_idle),)),
     "KVM003": RuleCheck("KVM003", "enable never runs where virtualization is on, disable only "
-                        "where it is on", (("enable", _kvm003_enable), ("disable", _kvm003_disable))),
+                        "where it is on (until a reboot begins)",
+                        (("enable", _kvm003_enable), ("disable", _kvm003_disable))),
     "KVM004": RuleCheck("KVM004", "a vendor enable never fails where the failure is dropped: a "
                         "STARTING callback, a cross call, an IPI callback that records it nowhere",
                         (("enable", _kvm004_enable), ("shared_write", _kvm004_shared_write),
                          ("cross_return", _kvm004_cross_return))),
+    "KVM005": RuleCheck("KVM005", "a pass of per-CPU enabling work over the online CPUs that does "
+                        "not exclude hotplug never leaves a CPU coming up without the work while "
+                        "it stands on a CPU the pass covered",
+                        (("cpu_pass", _kvm005_pass), ("enable", _kvm005_enable),
+                         ("tdx_cpu", _kvm005_tdx), ("cpu_active", _kvm005_active),
+                         ("cpu_rollback", _kvm005_forget)), decls=_kvm005_decls),
+    "KVM006": RuleCheck("KVM006", "no thread adds to or deletes from vm_list while another one "
+                        "walks it", (("walk_begin", lambda s: [f"walkers = walkers | BIT({s.thread})"]),
+                                     ("walk_end", lambda s: [f"walkers = walkers & ~BIT({s.thread})"]),
+                                     ("list_op", _kvm006_list)), decls=_kvm006_decls),
     "KVM007": RuleCheck("KVM007", "no thread takes a lock it holds; no cycle in the lock order "
                         "whose edges can block each other", (("lock", _kvm007_lock),),
                         post=_kvm007_cycles),
+    "KVM008": RuleCheck("KVM008", "a failed module init leaves nothing behind; a failed VM "
+                        "creation (after init) leaves the usage counters as they were and no VM "
+                        "of its own on vm_list",
+                        (("vm_create_begin", _kvm008_create_begin),
+                         ("vm_create_end", _kvm008_create_end), ("init_done", _kvm008_init_done)),
+                        decls=_kvm008_decls),
+    "KVM009": RuleCheck("KVM009", "no vendor enable succeeds after a reboot notifier or syscore "
+                        ".shutdown callback ran",
+                        (("kernel_callback_return", lambda s: ["virt_final_next = 1"]),
+                         ("step", _kvm009_step), ("enable", _kvm009_enable)),
+                        decls=_kvm009_decls),
+    "KVM010": RuleCheck("KVM010", "after resume every online CPU that had virtualization on before "
+                        "suspend has it on",
+                        (("suspend_begin", lambda s: ["virt_before = VIRT_MASK"]),
+                         ("resume_done", _kvm010_resume)), decls=_kvm010_decls),
+    "KVM011": RuleCheck("KVM011", "module init does no lifecycle work after it registered /dev/kvm",
+                        (("register", _kvm011_register), ("init_work", _kvm011_work),
+                         ("enable", _kvm011_enable)), decls=_kvm011_decls),
+    "KVM012": RuleCheck("KVM012", "module unload leaves no registration, cpuhp state or VM behind",
+                        (("unloaded", _kvm012_unloaded),)),
+    "KVM013": RuleCheck("KVM013", "user-return MSRs are never snapshotted or dropped in IPI context",
+                        (("uret", _kvm013_uret),)),
+    "KVM014": RuleCheck("KVM014", "TDX per-CPU init runs only with VMXON; while TDX is enabled and "
+                        "a VM exists every active CPU has done it",
+                        (("tdx_cpu", _kvm014_tdx), ("state", _kvm014_state))),
 }
 
 
@@ -260,7 +556,6 @@ def check_rules(rules: set[str] | frozenset[str]) -> None:
     if missing:
         raise Unsupported(f"rule(s) {', '.join(missing)}: no Promela check in "
                           "kvmplan/model/promela.py RULES")
-
 
 # --- the static picture of the program ---------------------------------------------
 
@@ -296,6 +591,9 @@ class _Inst:
     stack: tuple[str, ...]
     dropped: str             # the innermost enclosing cross call's flag, or ""
     chain: tuple[str, ...]   # the flags of every enclosing cross call
+    # an operation's outermost activation: hooks run where it returns (the
+    # thread is then idle); empty for every other activation
+    ends: tuple[str, ...] = ()
 
 
 class _Proc:
@@ -383,6 +681,7 @@ class _Exporter:
         self.callbacks = 0
         self.named: dict[str, int] = {}
         self.probes: set[str] = set()
+        self.works: dict[str, str] = {}
         self._scan()
 
     # -- names ---------------------------------------------------------------------
@@ -401,7 +700,7 @@ class _Exporter:
         dynamic: set[str] = set()
         locks: set[str] = {HOTPLUG_LOCK}
         percpu: set[str] = set()
-        misc: set[str] = set()
+        regs: set[tuple[str, str]] = set()
         variants: dict[str, list[tuple[str, str]]] = {}
         for key in sorted(self.p.functions):
             fn = self.p.functions[key]
@@ -414,8 +713,8 @@ class _Exporter:
                     locks.add(e.name)
                 elif e.kind in (ev.PERCPU_READ, ev.PERCPU_WRITE):
                     percpu.add(e.name)
-                elif e.kind in (ev.REGISTER, ev.UNREGISTER) and e.mode == "misc":
-                    misc.add(e.name)
+                elif e.kind in (ev.REGISTER, ev.UNREGISTER):
+                    regs.add((e.mode, e.name))
                 elif e.kind == ev.CPUHP_SETUP:
                     args = list(e.args) + ["", "", "", ""]
                     pair = (self._callback(args[2], fn), self._callback(args[3], fn))
@@ -439,12 +738,35 @@ class _Exporter:
                                          "first atomic_*() or count) */")
         self.locks = {name: f"L{i}" for i, name in enumerate(sorted(locks))}
         self.percpu = {name: f"pc{i}" for i, name in enumerate(sorted(percpu))}
-        self.misc = {name: f"misc{i}" for i, name in enumerate(sorted(misc))}
+        if len(regs) > MAX_REGS:
+            raise Unsupported(f"{len(regs)} registrations: the export models up to {MAX_REGS}")
+        # (kind, object) -> its bit: registered or not (World.regs)
+        self.regs = {item: f"rg{i}" for i, item in enumerate(sorted(regs))}
         self.states: dict[str, _State] = {}
         for i, name in enumerate(sorted(variants)):
             st = self.p.graph.cpuhp_states.get(name)
             section, index = (st.section, st.index) if st else ("OTHER", 10_000)
             self.states[name] = _State(name, i, section, index, tuple(variants[name]))
+        counters = tuple((name, self.globals[name]) for name in sorted(self.vocab.get("counter", ())))
+        self.facts = Facts(
+            self.ncpus, self.locks[HOTPLUG_LOCK], counters,
+            tuple(self._nonzero(name) for name in sorted(self.p.counters) if name in self.globals),
+            tuple(self._is_true(name) for name in sorted(self.vocab.get("param", ()))
+                  if name in self.globals),
+            tuple((f"{kind} {name}", bit) for (kind, name), bit in sorted(self.regs.items())),
+            len(self.states),
+            "reboot" in self.bounds.system and any(
+                kind in ("reboot", "syscore_shutdown")
+                for item in self.regs for kind, _ in self.p.callbacks.get(item, ())))
+
+    def _nonzero(self, name: str) -> str:
+        """A global is not 0 (absent counts as 0)."""
+        var, gd = self.globals[name], self.defined.get(name)
+        return f"{gd} && {var} != 0" if gd else f"{var} != 0"
+
+    def _is_true(self, name: str) -> str:
+        var, gd = self.globals[name], self.defined.get(name)
+        return f"{gd} && {var} == V_T" if gd else f"{var} == V_T"
 
     def _not_a_lock(self, e: Event) -> bool:
         return e.mode in NOT_LOCKS and e.name == e.mode
@@ -610,7 +932,9 @@ class _Exporter:
     # -- rule hooks ----------------------------------------------------------------------
     def _hook(self, hook: str, site: Site) -> list[str]:
         """The statements every rule places at this hook point, in rule order."""
+        assert hook in HOOKS, hook
         out: list[str] = []
+        site = dataclasses.replace(site, facts=self.facts)
         for code in sorted(RULES):
             for name, place in RULES[code].hooks:
                 if name == hook:
@@ -628,17 +952,28 @@ class _Exporter:
         its CPU or inside stop_machine() (and `extra_guard` holds); a step
         that writes ends with the state hooks."""
         guard = f"FREE({proc.me}, {cpu})" + (f" && {extra_guard}" if extra_guard else "")
-        body = list(stmts) + (self._hook("state", Site(proc.me, cpu, ctx, self.ncpus))
-                              if writes else [])
+        site = Site(proc.me, cpu, ctx, self.ncpus)
+        body = self._hook("step", site) + list(stmts) + (self._hook("state", site) if writes else [])
         return _step(guard, body, goto)
+
+    def _op_end(self, proc: _Proc, cpu: str, ctx: str, ends: tuple[str, ...], result: str) -> list[str]:
+        """Statements ending the thread's operation: the thread is idle, then
+        the hooks `ends` (the operation returned `result`)."""
+        site = Site(proc.me, cpu, ctx, self.ncpus, result=result,
+                    owned="owns" if proc.me == USER else "0")
+        out = [f"busy[{proc.me}] = 0"]
+        for hook in ends:
+            out += self._hook(hook, site)
+        return out
 
     # -- function activations ----------------------------------------------------------------
     def _expand(self, proc: _Proc, key: str, cpu: str, ctx: str, result: str | None, cont: str,
-                caller: _Inst | None) -> None:
+                caller: _Inst | None, ends: tuple[str, ...] = ()) -> None:
         """Inline one activation of `key` running on `cpu` in context `ctx`,
         called from `caller` (None: from the environment): its events in
         order, each at label <prefix>_<index>; every return assigns `result`
-        and jumps to `cont`."""
+        and jumps to `cont`. With `ends` it is an operation of its own: its
+        return marks the thread idle and runs those hooks."""
         stack = caller.stack if caller else ()
         if key in stack:
             raise Unsupported(f"recursive call {' -> '.join(stack + (key,))}")
@@ -661,7 +996,7 @@ class _Exporter:
         inst = _Inst(key, fn, prefix, cpu, ctx, irq, result, cont,
                      f"irqcpu[{proc.me}] = {caller_irq}" if irq != caller_irq else None,
                      slots, resets, stack + (key,), caller.dropped if caller else "",
-                     caller.chain if caller else ())
+                     caller.chain if caller else (), ends)
         proc.comment(f"{fn.name}() [{fn.file}:{fn.line}] on CPU {cpu}, context {ctx}")
         if irq != caller_irq:
             # entering an IRQs-off context on `cpu`, or leaving the caller's
@@ -675,7 +1010,7 @@ class _Exporter:
     def _callee(self, inst: _Inst, dropped: str) -> _Inst:
         """The caller of a cross call's callback: `inst` with a new innermost
         cross call flag."""
-        return dataclasses.replace(inst, dropped=dropped, chain=inst.chain + (dropped,))
+        return dataclasses.replace(inst, dropped=dropped, chain=inst.chain + (dropped,), ends=())
 
     def _slot_names(self, fn: Function) -> list[str]:
         """The local slots a function can assign: call results, assignments to
@@ -704,7 +1039,10 @@ class _Exporter:
         stmts += inst.resets
         if inst.irq_exit:
             stmts.append(inst.irq_exit)
-        if shared or inst.irq_exit:
+        if inst.ends:
+            stmts += self._op_end(proc, inst.cpu, inst.ctx, inst.ends, inst.result or "V_OK")
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, goto=inst.cont, writes=False))
+        elif shared or inst.irq_exit:
             proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, goto=inst.cont, writes=False))
         else:
             proc.emit(_step(None, stmts, inst.cont))
@@ -801,8 +1139,13 @@ class _Exporter:
 
     def _loop(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
         """for_each_*_cpu: each CPU (online ones: those online at the first
-        visit) in turn, the loop variable set to it. Other loops: the body
-        runs once if it touches lifecycle state, else is skipped."""
+        visit) in turn, the loop variable set to it; a pass over the online
+        CPUs whose body does per-CPU enabling work runs the cpu_pass hooks at
+        its first visit. A walk of vm_list: the thread is a walker from its
+        first visit until it comes back to the loop head; the body runs once
+        if it touches lifecycle state (else the walk ends at the next step).
+        Other loops: the body runs once if it touches lifecycle state, else is
+        skipped."""
         var = f"{inst.prefix}_lp{i}"
         proc.decls.append(f"int {var} = -1;  /* loop state: -1 not started */")
         inst.resets.append(f"{var} = -1")
@@ -812,18 +1155,59 @@ class _Exporter:
             loop_var = inst.slots[e.args[0]] if e.args else None
             take = (f"{loop_var} = LOWEST({var}); {var} = {var} & ~BIT({loop_var})" if loop_var
                     else f"{var} = {var} & ~BIT(LOWEST({var}))")
-            stmts = [f"if :: {var} == -1 -> {var} = {start} :: else -> skip fi",
+            first = [f"{var} = {start}"]
+            work = self._work_in(inst.key, i + 1, e.target) if e.name == "online" else ""
+            if work:
+                first += self._hook("cpu_pass", dataclasses.replace(
+                    self._site(proc, inst), work=work, covered=var))
+            stmts = [f"if :: {var} == -1 -> {'; '.join(first)} :: else -> skip fi",
                      f"if :: {var} == 0 -> {var} = -1; goto {exit_label} :: else -> {take} fi"]
             if e.name == "online":
                 proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
             else:
                 proc.emit(_step(None, stmts))
             return
-        if not self._body_matters(inst.key, inst.fn, i, e.target):
+        matters = self._body_matters(inst.key, inst.fn, i, e.target)
+        if e.mode == "list" and e.name in self.vocab.get("list", frozenset()):
+            site = self._site(proc, inst)
+            end = [f"{var} = -1"] + self._hook("walk_end", site) + [f"goto {exit_label}"]
+            begin = [f"{var} = 1"] + self._hook("walk_begin", site)
+            if not matters:
+                begin.append(f"goto {self._lab(inst, i)}")
+            proc.emit(self._shared(proc, inst.cpu, inst.ctx, [
+                f"if :: {var} == 1 -> {'; '.join(end)} :: else -> {'; '.join(begin)} fi"],
+                writes=False))
+            return
+        if not matters:
             proc.emit(f"goto {exit_label}")
             return
         proc.emit(_step(None, [(f"if :: {var} == 1 -> {var} = -1; goto {exit_label} "
                                 f":: else -> {var} = 1 fi")]))
+
+    def _work(self, key: str) -> str:
+        """The per-CPU enabling work function `key` runs, directly or through
+        its callees: "tdx" (TDX per-CPU init, whatever else it does), "enable"
+        (vendor per-CPU enable) or "". (Recursion is refused when inlining.)"""
+        if key not in self.works:
+            self.works[key] = ""
+            fn = self.p.functions.get(key)
+            self.works[key] = self._work_in(key, 0, len(fn.events)) if fn is not None else ""
+        return self.works[key]
+
+    def _work_in(self, key: str, start: int, end: int) -> str:
+        """The per-CPU enabling work events start..end-1 of `key` run."""
+        found = ""
+        for j in range(start, min(end, len(self.p.functions[key].events))):
+            target = self.p.targets.get((key, j))
+            if target is None:
+                continue
+            work = {"enable": "enable", "tdx_cpu": "tdx"}.get(target.kind, "")
+            if target.kind == "code":
+                work = self._work(target.function)
+            if work == "tdx":
+                return "tdx"
+            found = found or work
+        return found
 
     def _body_matters(self, key: str, fn: Function, start: int, end: int) -> bool:
         """Does a loop body touch lifecycle state: an interpreted or primitive
@@ -844,8 +1228,8 @@ class _Exporter:
         """A call: atomic_*() on a global; ERR_PTR() is an error; WARN_ON() and
         likely() pass their argument; a call outside the lifecycle is skipped
         and returns unknown; the vendor enable/disable act on the CPU; other
-        lifecycle code is inlined (same CPU and context). Other primitives
-        (TDX, user-return MSRs) are refused."""
+        lifecycle code is inlined (same CPU and context); TDX init and the
+        user-return MSR snapshot/drop are primitives (see _primitive)."""
         slot = inst.slots.get(e.slot) if e.slot else None
         if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
             self._atomic(proc, inst, e, slot)
@@ -868,10 +1252,34 @@ class _Exporter:
         if target.kind in ("enable", "disable"):
             self._vendor(proc, target.kind, self._site(proc, inst), slot, None)
             return
+        if target.kind in ("tdx_cpu", "tdx_enable", "uret"):
+            self._primitive(proc, inst, target.kind, slot)
+            return
         if target.kind != "code":
             raise Unsupported(f"{inst.fn.name}(): {e.name}() is a {target.kind} primitive, not "
                               "modelled in Promela")
         self._expand(proc, target.function, inst.cpu, inst.ctx, slot, self._lab(inst, i + 1), inst)
+
+    def _primitive(self, proc: _Proc, inst: _Inst, kind: str, slot: str | None) -> None:
+        """tdx_cpu_enable(): on a CPU with virtualization on, TDX per-CPU init
+        is done there (ok), else it fails (err). tdx_enable(): TDX is enabled
+        (ok). A user-return MSR snapshot/drop: only its context matters; its
+        value is unknown."""
+        site = self._site(proc, inst)
+        c = inst.cpu
+        if kind == "tdx_cpu":
+            ok = f"{slot} = V_OK" if slot else "skip"
+            err = f"{slot} = V_ERR" if slot else "skip"
+            stmts = self._hook("tdx_cpu", site) + [
+                f"if :: virt[{c}] -> tdx_done[{c}] = 1; {ok} :: else -> {err} fi"]
+            proc.emit(self._shared(proc, c, inst.ctx, stmts))
+        elif kind == "tdx_enable":
+            stmts = ["tdx_enabled = 1"] + ([f"{slot} = V_OK"] if slot else [])
+            proc.emit(self._shared(proc, c, inst.ctx, stmts))
+        else:
+            stmts = self._hook("uret", site) + ([f"{slot} = V_UNK"] if slot else [])
+            if stmts:
+                proc.emit(self._shared(proc, c, inst.ctx, stmts, writes=False))
 
     def _atomic(self, proc: _Proc, inst: _Inst, e: Event, slot: str | None) -> None:
         """atomic_inc/dec/set/read(&g): g (0 if absent or not a number) changed,
@@ -941,13 +1349,19 @@ class _Exporter:
             stmts = [f"{mask} = ONLINE_MASK & ~BIT({inst.cpu})"]
         else:
             stmts = [f"{mask} = ONLINE_MASK"]
+        work = "enable" if target.kind == "enable" else (
+            self._work(target.function) if target.kind == "code" else "")
+        if e.mode != "single" and work:
+            stmts += self._hook("cpu_pass", dataclasses.replace(
+                self._site(proc, inst), work=work, covered=mask))
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
         loop = f"{inst.prefix}_x{i}"
         proc.label(loop)
         back = self._hook("cross_return", Site(proc.me, cur, "IPI", self.ncpus, dropped=flag,
                                                chain=inst.chain + (flag,)))
-        proc.emit(_step(None, back + [_next_cpu(mask, cur, [f"{cur} = 0",
-                                                            f"goto {self._lab(inst, i + 1)}"])]))
+        step = back + [_next_cpu(mask, cur, [f"{cur} = 0", f"goto {self._lab(inst, i + 1)}"])]
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, step, writes=False) if back
+                  else _step(None, step))
         if target.kind in ("enable", "disable"):
             site = Site(proc.me, cur, "IPI", self.ncpus, direct=True, dropped=flag,
                         chain=inst.chain + (flag,))
@@ -973,6 +1387,7 @@ class _Exporter:
             stmts += [f"tv[1] = {value}", "tv[0] = (IS_INT(tv[1]) -> tv[1] : tv[0])"]
         stmts += self._store_global(e.name, "tv[0]")
         stmts += self._hook("shared_write", self._site(proc, inst))
+        stmts += self._hook("init_work", self._site(proc, inst))
         if slot and e.value != "old":
             stmts.append(f"{slot} = tv[0]")
         stmts += ["tv[0] = 0", "tv[1] = 0"]
@@ -997,27 +1412,34 @@ class _Exporter:
         """list_add / list_del on vm_list: a VM exists from one to the other."""
         if e.name not in self.vocab.get("list", frozenset()):
             return
+        site = self._site(proc, inst)
+        stmts = self._hook("list_op", site) + self._hook("init_work", site)
         if e.kind == ev.LIST_ADD:
-            stmts = ["vms = vms + 1"] + (["owns = owns + 1"] if proc.me == USER else [])
+            stmts += ["vms = vms + 1"] + (["owns = owns + 1"] if proc.me == USER else [])
         else:
-            stmts = ["vms = ((vms > 0) -> vms - 1 : 0)"]
+            stmts.append("vms = ((vms > 0) -> vms - 1 : 0)")
             if proc.me == USER:
                 stmts.append("owns = ((owns > 0) -> owns - 1 : 0)")
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
 
     def _register(self, proc: _Proc, inst: _Inst, e: Event) -> None:
-        """misc_register / misc_deregister of /dev/kvm: the user thread may
-        start while any misc device is registered. Other registrations only
-        install callbacks for the system thread (not modelled, refused by
-        the bounds), so they change nothing here. The call succeeds."""
+        """A registration (misc_register of /dev/kvm, register_syscore_ops,
+        register_reboot_notifier...) or its undoing: the (kind, object) is
+        registered or not; the user thread may start while a misc device is
+        registered; the system events run the callbacks of the registrations
+        in force. A registration other than /dev/kvm is lifecycle work. The
+        call succeeds."""
+        site = dataclasses.replace(self._site(proc, inst), kind=e.mode)
         stmts = []
-        if e.mode == "misc":
-            stmts.append(f"{self.misc[e.name]} = {1 if e.kind == ev.REGISTER else 0}")
+        if e.kind == ev.REGISTER:
+            stmts += self._hook("register", site)
+            if e.mode != "misc":
+                stmts += self._hook("init_work", site)
+        stmts.append(f"{self.regs[(e.mode, e.name)]} = {1 if e.kind == ev.REGISTER else 0}")
         slot = inst.slots.get(e.slot) if e.slot else None
         if slot:
             stmts.append(f"{slot} = V_OK")
-        if stmts:
-            proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
 
     def _lock(self, proc: _Proc, inst: _Inst, e: Event) -> None:
         """Take a lock: for read (cpus_read_lock, down_read) or exclusively;
@@ -1071,7 +1493,8 @@ class _Exporter:
         todo, done, cur, cb, err = f"{h}_todo", f"{h}_done", f"{h}_cur", f"{h}_cb", f"{h}_err"
         proc.decls += [(f"byte {todo}; byte {done}; byte {cur}; bit {err};  /* cpuhp_setup_state "
                         f"{_comment(st.name)} */"), f"int {cb} = V_ABSENT;"]
-        register = [f"reg[{st.id}] = {vid}"] + ([f"{todo} = ONLINE_MASK"] if calls else [])
+        register = self._hook("init_work", self._site(proc, inst))
+        register += [f"reg[{st.id}] = {vid}"] + ([f"{todo} = ONLINE_MASK"] if calls else [])
         if locked:
             proc.emit(self._shared(proc, inst.cpu, inst.ctx, register))
         else:
@@ -1139,51 +1562,59 @@ class _Exporter:
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, done))
 
     # -- environment threads ---------------------------------------------------------------
-    def _vendor_init(self) -> str:
+    def _vendor_entry(self, kind: str) -> str:
+        """The vendor module's module_init (or module_exit) function."""
         vdir = VENDOR_DIRS.get(self.p.graph.vendor, "")
         for entry in self.p.graph.entries:
-            if entry.kind == "module_init" and entry.file.startswith(vdir):
+            if entry.kind == kind and entry.file.startswith(vdir):
                 return entry.function
         return ""
 
     def init_thread(self) -> _Proc:
-        """init: runs the vendor module_init on CPU0; the module is then live,
-        or gone if it returned an error."""
+        """init: runs the vendor module_init on CPU0 (busy from the start);
+        then the environment sees its return value: the module is live, or
+        gone if it returned an error."""
         proc = _Proc("t_init", INIT)
-        entry = self._vendor_init()
+        entry = self._vendor_entry("module_init")
         if not entry:
-            proc.emit("module_state = MOD_LIVE")
+            proc.emit(_step(f"NOSTOP({INIT})", ["module_state = MOD_LIVE"]))
             return proc
         proc.decls.append("int init_ret = V_OK;  /* module_init's return value */")
-        self._expand(proc, entry, "0", "init", "init_ret", "init_done", None)
+        self._expand(proc, entry, "0", "init", "init_ret", "init_done", None, ends=("idle",))
         proc.label("init_done")
-        proc.emit(f"atomic {{ NOSTOP({INIT}) -> "
-                  "module_state = ((init_ret == V_ERR) -> MOD_GONE : MOD_LIVE); init_ret = V_OK }")
+        site = Site(INIT, "0", "init", self.ncpus, result="init_ret")
+        proc.emit(_step(f"NOSTOP({INIT})",
+                        ["module_state = ((init_ret == V_ERR) -> MOD_GONE : MOD_LIVE)"]
+                        + self._hook("init_done", site) + ["init_ret = V_OK"]))
         return proc
 
     def user_thread(self) -> _Proc:
-        """user: once /dev/kvm is registered and the module is not gone,
-        create a VM (kvm_create_vm on CPU0, context ioctl); if that succeeded
-        and left a VM on vm_list, destroy it the same way (when there is a
-        destroy path)."""
+        """user: once a misc device (/dev/kvm) is registered, the module is
+        neither unloading nor gone and tasks are not frozen, create a VM
+        (kvm_create_vm on CPU0, context ioctl); if that succeeded and left a
+        VM on vm_list, destroy it the same way (when there is a destroy
+        path)."""
         proc = _Proc("t_user", USER)
         create = self._vm_op("vm_create")
         destroy = self._vm_op("vm_destroy")
-        misc = " || ".join(sorted(self.misc.values())) or "0"
-        ready = f"({misc}) && module_state != MOD_GONE"
+        misc = " || ".join(bit for (kind, _), bit in sorted(self.regs.items()) if kind == "misc") or "0"
+        ready = (f"NOSTOP({USER}) && ({misc}) && module_state != MOD_GONE && "
+                 "module_state != MOD_UNLOADING && !frozen")
         if not create:
             proc.emit("skip")
             return proc
         proc.decls += ["byte owns;  /* VMs this thread put on vm_list */",
                        "int user_ret = V_OK;  /* what the VM operation returned */"]
-        proc.emit(f"({ready})")
-        self._expand(proc, create, "0", "ioctl", "user_ret", "user_created", None)
+        site = Site(USER, "0", "ioctl", self.ncpus)
+        proc.emit(_step(ready, [f"busy[{USER}] = 1"] + self._hook("vm_create_begin", site)))
+        self._expand(proc, create, "0", "ioctl", "user_ret", "user_created", None,
+                     ends=("vm_create_end", "idle"))
         proc.label("user_created")
         if destroy:
             proc.emit("atomic { if :: owns == 0 || user_ret == V_ERR -> user_ret = V_OK; "
                       "goto user_end :: else -> user_ret = V_OK fi }")
-            proc.emit(f"({ready})")
-            self._expand(proc, destroy, "0", "ioctl", "user_ret", "user_end", None)
+            proc.emit(_step(ready, [f"busy[{USER}] = 1"]))
+            self._expand(proc, destroy, "0", "ioctl", "user_ret", "user_end", None, ends=("idle",))
         proc.label("user_end")
         proc.emit("user_ret = V_OK")
         return proc
@@ -1192,64 +1623,90 @@ class _Exporter:
         return next((n for n in sorted(self.vocab.get(role, frozenset())) if n in self.p.functions), "")
 
     def hotplug_thread(self) -> _Proc:
-        """hotplug: up to HOTPLUG_EVENTS times, for a non-boot CPU c: cpu_down(c)
-        if online, else cpu_up(c). Both hold cpu_hotplug_lock for write.
-        cpu_up: PREPARE and STARTING startups in state order (STARTING on c
-        with IRQs off, PREPARE on CPU0; errors ignored), c online, ONLINE
-        startups on c (a failure tears down the ONLINE states done in
-        reverse, takes c offline, tears down STARTING/PREPARE in reverse),
-        c active. cpu_down: c inactive, ONLINE teardowns in reverse, then
-        stop_machine() (once no other thread holds a spinlock or runs with
-        IRQs off; from then on only this thread runs): c offline,
-        STARTING/PREPARE teardowns in reverse. A callback runs only if its
-        state was registered when the phase began and still is."""
+        """hotplug: up to HOTPLUG_EVENTS times (none once a reboot has begun or
+        while tasks are frozen), for a non-boot CPU c: cpu_down(c) if online,
+        else cpu_up(c)."""
         proc = _Proc("t_hotplug", HOTPLUG)
-        proc.decls += ["byte hp_left = HOTPLUG_EVENTS;", "byte hc;  /* the CPU going up or down */",
-                       "int snap;  /* states registered when the phase began */",
-                       "int hdone;  /* ONLINE states whose startup succeeded */",
-                       "int hcb = V_ABSENT;  /* an ONLINE startup's return value */"]
-        hp = self.locks[HOTPLUG_LOCK]
-        early = self._sorted_states((PREPARE, STARTING))
-        late = self._sorted_states((ONLINE,))
-        done = [f"release({hp}, {HOTPLUG})", "hc = 0", "snap = 0", "hdone = 0"]
+        proc.decls += ["byte hp_left = HOTPLUG_EVENTS;",
+                       "byte hc;  /* the CPU going up or down */"] + self._hp_decls("hp")
         choices = " ".join(f":: hc = {c}" for c in range(1, self.ncpus))
         proc.label("hp_idle")
-        proc.emit(f"atomic {{ hp_left > 0 -> hp_left--; if {choices} fi; "
+        proc.emit(f"atomic {{ NOSTOP({HOTPLUG}) && hp_left > 0 && sys_phase != PH_REBOOT && !frozen "
+                  f"-> hp_left--; busy[{HOTPLUG}] = 1; if {choices} fi; "
                   "if :: online[hc] -> goto hp_down :: else -> goto hp_up fi }")
-        # cpu_up
+        finish = ["hc = 0"] + self._op_end(proc, "0", "hotplug", ("idle",), "V_OK")
         proc.label("hp_up")
-        proc.comment("cpu_up(hc)")
-        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False, [f"snap = {self._reg_mask(early)}"])
-        for st in early:
-            self._hp_callback(proc, st, "startup", "snap", None)
-        proc.emit(self._shared(proc, "0", "hotplug", ["online[hc] = 1",
-                                                      f"snap = {self._reg_mask(late)}", "hdone = 0"]))
-        for st in late:
-            self._hp_callback(proc, st, "startup", "snap", "hcb")
-        proc.emit(self._shared(proc, "0", "hotplug", ["cpu_active[hc] = 1"]))
-        proc.emit(self._shared(proc, "0", "hotplug", done, goto="hp_idle"))
-        proc.label("hp_up_rollback")
-        for st in reversed(late):
-            self._hp_callback(proc, st, "teardown", "hdone", None)
-        proc.emit(self._shared(proc, "0", "hotplug", ["online[hc] = 0",
-                                                      f"snap = {self._reg_mask(early)}"]))
-        for st in reversed(early):
-            self._hp_callback(proc, st, "teardown", "snap", None)
-        proc.emit(self._shared(proc, "0", "hotplug", done, goto="hp_idle"))
-        # cpu_down
+        self._cpu_up(proc, "hc", "hp", finish, "hp_idle")
         proc.label("hp_down")
-        proc.comment("cpu_down(hc)")
-        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False,
-                   ["cpu_active[hc] = 0", f"snap = {self._reg_mask(late)}"])
-        for st in reversed(late):
-            self._hp_callback(proc, st, "teardown", "snap", None)
-        proc.emit(self._shared(proc, "0", "hotplug", [f"stopper = {HOTPLUG}", "online[hc] = 0",
-                                                      f"snap = {self._reg_mask(early)}"],
-                               extra_guard=f"STOP_OK({HOTPLUG})"))
-        for st in reversed(early):
-            self._hp_callback(proc, st, "teardown", "snap", None)
-        proc.emit(self._shared(proc, "0", "hotplug", ["stopper = NO_THREAD"] + done, goto="hp_idle"))
+        self._cpu_down(proc, "hc", "hp", finish, "hp_idle")
         return proc
+
+    def _hp_decls(self, pfx: str) -> list[str]:
+        return [f"int {pfx}_snap;  /* states registered when the hotplug phase began */",
+                f"int {pfx}_done;  /* ONLINE states whose startup succeeded */",
+                f"int {pfx}_cb = V_ABSENT;  /* an ONLINE startup's return value */"]
+
+    def _cpu_up(self, proc: _Proc, c: str, pfx: str, finish: list[str], goto: str) -> None:
+        """cpu_up(c), holding cpu_hotplug_lock for write: PREPARE and STARTING
+        startups in state order (STARTING on c with IRQs off, PREPARE on CPU0;
+        errors ignored; meanwhile c is in up_early), c online, ONLINE startups
+        on c (a failure tears down the ONLINE states done in reverse, takes c
+        offline, tears down STARTING/PREPARE in reverse), c active. A callback
+        runs only if its state was registered when the phase began and still
+        is. Ends with `finish`, then goes to `goto`."""
+        hp = self.locks[HOTPLUG_LOCK]
+        snap, done, cb = f"{pfx}_snap", f"{pfx}_done", f"{pfx}_cb"
+        early = self._sorted_states((PREPARE, STARTING))
+        late = self._sorted_states((ONLINE,))
+        rollback = f"{pfx}_up_rollback"
+        end = [f"release({hp}, {proc.me})", f"{snap} = 0", f"{done} = 0"] + finish
+        site = Site(proc.me, c, "hotplug", self.ncpus)
+        proc.comment(f"cpu_up({c})")
+        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False,
+                   [f"{snap} = {self._reg_mask(early)}", f"up_early = up_early | BIT({c})"])
+        for st in early:
+            self._hp_callback(proc, st, "startup", c, snap, None, rollback, done)
+        proc.emit(self._shared(proc, "0", "hotplug", [
+            f"online[{c}] = 1", f"up_early = up_early & ~BIT({c})",
+            f"{snap} = {self._reg_mask(late)}", f"{done} = 0"]))
+        for st in late:
+            self._hp_callback(proc, st, "startup", c, snap, cb, rollback, done)
+        proc.emit(self._shared(proc, "0", "hotplug",
+                               [f"cpu_active[{c}] = 1"] + self._hook("cpu_active", site)))
+        proc.emit(self._shared(proc, "0", "hotplug", end, goto=goto))
+        proc.label(rollback)
+        for st in reversed(late):
+            self._hp_callback(proc, st, "teardown", c, done, None, rollback, done)
+        proc.emit(self._shared(proc, "0", "hotplug", [f"online[{c}] = 0"]
+                               + self._hook("cpu_rollback", site)
+                               + [f"{snap} = {self._reg_mask(early)}"]))
+        for st in reversed(early):
+            self._hp_callback(proc, st, "teardown", c, snap, None, rollback, done)
+        proc.emit(self._shared(proc, "0", "hotplug", end, goto=goto))
+
+    def _cpu_down(self, proc: _Proc, c: str, pfx: str, finish: list[str], goto: str) -> None:
+        """cpu_down(c), holding cpu_hotplug_lock for write: c inactive, ONLINE
+        teardowns in reverse, then stop_machine() (once no other thread holds
+        a spinlock or runs with IRQs off; from then on only this thread
+        touches shared state): c offline, STARTING/PREPARE teardowns in
+        reverse. Ends with `finish`, then goes to `goto`."""
+        hp = self.locks[HOTPLUG_LOCK]
+        snap, done = f"{pfx}_snap", f"{pfx}_done"
+        early = self._sorted_states((PREPARE, STARTING))
+        late = self._sorted_states((ONLINE,))
+        proc.comment(f"cpu_down({c})")
+        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False,
+                   [f"cpu_active[{c}] = 0", f"{snap} = {self._reg_mask(late)}"])
+        for st in reversed(late):
+            self._hp_callback(proc, st, "teardown", c, snap, None, "", done)
+        proc.emit(self._shared(proc, "0", "hotplug", [f"stopper = {proc.me}", f"online[{c}] = 0",
+                                                      f"{snap} = {self._reg_mask(early)}"],
+                               extra_guard=f"STOP_OK({proc.me})"))
+        for st in reversed(early):
+            self._hp_callback(proc, st, "teardown", c, snap, None, "", done)
+        proc.emit(self._shared(proc, "0", "hotplug", ["stopper = NO_THREAD", f"release({hp}, {proc.me})",
+                                                      f"{snap} = 0", f"{done} = 0"] + finish,
+                               goto=goto))
 
     def _sorted_states(self, sections: tuple[str, ...]) -> list[_State]:
         return sorted((st for st in self.states.values() if st.section in sections),
@@ -1259,10 +1716,12 @@ class _Exporter:
         parts = [f"((reg[{st.id}] != 0) -> {1 << st.id} : 0)" for st in states]
         return " | ".join(parts) if parts else "0"
 
-    def _hp_callback(self, proc: _Proc, st: _State, which: str, mask: str, result: str | None) -> None:
-        """Run the startup/teardown of state `st` for CPU hc if `mask` has it and
-        it is registered now: on hc (STARTING with IRQs off, ONLINE) or CPU0
-        (PREPARE). An ONLINE startup's err starts the rollback."""
+    def _hp_callback(self, proc: _Proc, st: _State, which: str, c: str, mask: str,
+                     result: str | None, rollback: str, done: str) -> None:
+        """Run the startup/teardown of state `st` for CPU c if `mask` has it and
+        it is registered now: on c (STARTING with IRQs off, ONLINE) or CPU0
+        (PREPARE). An ONLINE startup's err goes to `rollback`; its success
+        adds the state to `done`."""
         pick = 0 if which == "startup" else 1
         options = [(vid, pair[pick]) for vid, pair in enumerate(st.variants, 1) if pair[pick]]
         if not options:
@@ -1274,7 +1733,7 @@ class _Exporter:
                           for vid, _ in options)
         proc.emit(self._shared(proc, "0", "hotplug",
                                [f"if {choose} :: else -> goto {lab}_skip fi"], writes=False))
-        cpu = "hc" if st.section in (STARTING, ONLINE) else "0"
+        cpu = c if st.section in (STARTING, ONLINE) else "0"
         after = f"{lab}_ret" if result else f"{lab}_skip"
         for vid, key in options:
             proc.label(f"{lab}_{vid}")
@@ -1282,31 +1741,154 @@ class _Exporter:
         if result:
             proc.label(f"{lab}_ret")
             proc.emit(_step(None, [(f"if :: {result} == V_ERR -> {result} = V_ABSENT; "
-                                    "goto hp_up_rollback "
-                                    f":: else -> {result} = V_ABSENT; hdone = hdone | {1 << st.id} fi")]))
+                                    f"goto {rollback} "
+                                    f":: else -> {result} = V_ABSENT; {done} = {done} | {1 << st.id} fi")]))
         proc.label(f"{lab}_skip")
+
+    def system_thread(self) -> _Proc | None:
+        """system: at most one system event of Bounds.system. Reboot at any
+        time; suspend/resume once the module is live and no VM operation or
+        hotplug runs (QUIET); module unload then too, with no VM and a
+        module_exit to run. None when no event is possible."""
+        exit_key = self._vendor_entry("module_exit")
+        events = [e for e in SYSTEM_EVENTS if e in self.bounds.system
+                  and (e != "unload" or exit_key in self.p.functions)]
+        if not events:
+            return None
+        proc = _Proc("t_system", SYSTEM)
+        me = SYSTEM
+        proc.decls.append("int sreg;  /* the registrations in force when callbacks were listed */")
+        options = []
+        if "reboot" in events:
+            options.append(f"atomic {{ NOSTOP({me}) -> sys_phase = PH_REBOOT; busy[{me}] = 1; "
+                           "sreg = REG_MASK; goto sys_reboot }")
+        if "suspend" in events:
+            proc.decls += [("byte s_todo; byte s_downed; byte sc;  /* suspend: CPUs to take down "
+                            "or bring up, the ones taken down, the CPU now */")] + self._hp_decls("sp")
+            begin = (["sys_phase = PH_SUSPEND", "frozen = 1", f"busy[{me}] = 1"]
+                     + self._hook("suspend_begin", Site(me, "0", "pm", self.ncpus))
+                     + ["s_todo = ONLINE_MASK & ~BIT(0)", "s_downed = s_todo", "goto sys_suspend"])
+            options.append(f"atomic {{ NOSTOP({me}) && QUIET -> {'; '.join(begin)} }}")
+        if "unload" in events:
+            options.append(f"atomic {{ NOSTOP({me}) && QUIET && vms == 0 -> sys_phase = PH_UNLOAD; "
+                           f"module_state = MOD_UNLOADING; busy[{me}] = 1; goto sys_unload }}")
+        proc.emit("if " + " ".join(f":: {o}" for o in options) + " fi")
+        if "reboot" in events:
+            self._reboot(proc)
+        if "suspend" in events:
+            self._suspend(proc)
+        if "unload" in events:
+            self._unload(proc, exit_key)
+        proc.label("sys_end")
+        proc.emit("skip")
+        return proc
+
+    def _kernel_callbacks(self, proc: _Proc, kinds: tuple[str, ...], reverse: bool, ctx: str,
+                          returned: bool) -> None:
+        """Run the callbacks of kinds `kinds` that the registrations in the
+        snapshot `sreg` install, in registration order (kind, object; reversed
+        with `reverse`), each on CPU0 in context `ctx`; with `returned` the
+        kernel_callback_return hooks run after each."""
+        found = [(i, key) for i, item in enumerate(sorted(self.regs))
+                 for kind, key in self.p.callbacks.get(item, ()) if kind in kinds]
+        if reverse:
+            found.reverse()
+        for i, key in found:
+            self.callbacks += 1
+            lab = f"sys_cb{self.callbacks}"
+            proc.emit(f"if :: (sreg & BIT({i})) != 0 -> skip :: else -> goto {lab}_skip fi")
+            self._expand(proc, key, "0", ctx, None, f"{lab}_ret", None)
+            proc.label(f"{lab}_ret")
+            back = self._hook("kernel_callback_return", Site(SYSTEM, "0", ctx, self.ncpus)) \
+                if returned else []
+            if back:
+                # nothing shared changes: the hooks keep what the system thread's next step does
+                proc.emit(_step(None, back))
+            proc.label(f"{lab}_skip")
+
+    def _reboot(self, proc: _Proc) -> None:
+        """reboot: the reboot notifier chain, system_state = SYSTEM_RESTART,
+        cpu_hotplug_disable() (waits for a hotplug operation in flight), the
+        syscore .shutdown callbacks (reverse order), then the firmware takes
+        over: the system thread stays the stopper, nothing else runs."""
+        me = SYSTEM
+        proc.label("sys_reboot")
+        proc.comment("reboot: the reboot notifier chain")
+        self._kernel_callbacks(proc, ("reboot",), False, "reboot", True)
+        proc.emit(self._shared(proc, "0", "reboot", self._store_global(
+            "system_state", self._named("SYSTEM_RESTART"))))
+        proc.comment("migrate_to_reboot_cpu(): cpu_hotplug_disable(); syscore_shutdown()")
+        proc.emit(self._shared(proc, "0", "reboot", ["sreg = REG_MASK"],
+                               extra_guard=f"!busy[{HOTPLUG}]", writes=False))
+        self._kernel_callbacks(proc, ("syscore_shutdown",), True, "shutdown", True)
+        proc.comment("machine_restart(): the firmware takes over")
+        proc.emit(self._shared(proc, "0", "reboot", [f"stopper = {me}", "sreg = 0"]
+                               + self._op_end(proc, "0", "reboot", ("idle",), "V_OK"),
+                               goto="sys_end"))
+
+    def _suspend(self, proc: _Proc) -> None:
+        """suspend to RAM and resume (tasks frozen since the start): the
+        non-boot CPUs online taken down (ascending), the syscore .suspend
+        callbacks on CPU0 with IRQs off (reverse order), the platform sleeps
+        and CPU0 comes back with virtualization off, the .resume callbacks
+        (forward), the CPUs taken down brought up again (ascending), tasks
+        thawed."""
+        proc.label("sys_suspend")
+        proc.comment("suspend: non-boot CPUs taken down")
+        proc.label("s_down_next")
+        proc.emit(_step(None, [_next_cpu("s_todo", "sc", ["goto s_downs_done"])]))
+        self._cpu_down(proc, "sc", "sp", [], "s_down_next")
+        proc.label("s_downs_done")
+        proc.comment("syscore_suspend() on CPU0, IRQs off")
+        proc.emit(self._shared(proc, "0", "pm", ["sreg = REG_MASK"], writes=False))
+        self._kernel_callbacks(proc, ("syscore_suspend",), True, "syscore", False)
+        proc.comment("the platform sleeps and wakes: CPU0 loses virtualization; syscore_resume()")
+        proc.emit(self._shared(proc, "0", "pm", ["virt[0] = 0", "sreg = REG_MASK"]))
+        self._kernel_callbacks(proc, ("syscore_resume",), False, "syscore", False)
+        proc.comment("non-boot CPUs brought up again")
+        proc.emit(self._shared(proc, "0", "pm", ["s_todo = s_downed", "sreg = 0"], writes=False))
+        proc.label("s_up_next")
+        proc.emit(_step(None, [_next_cpu("s_todo", "sc", ["goto s_ups_done"])]))
+        self._cpu_up(proc, "sc", "sp", [], "s_up_next")
+        proc.label("s_ups_done")
+        stmts = (["frozen = 0"] + self._hook("resume_done", Site(SYSTEM, "0", "pm", self.ncpus))
+                 + ["s_downed = 0", "sc = 0"] + self._op_end(proc, "0", "pm", ("idle",), "V_OK"))
+        proc.emit(self._shared(proc, "0", "pm", stmts, goto="sys_end"))
+
+    def _unload(self, proc: _Proc, exit_key: str) -> None:
+        """module unload: module_exit on CPU0 (the module unloading: no new VM
+        operation starts); when it has returned the module is gone."""
+        proc.label("sys_unload")
+        self._expand(proc, exit_key, "0", "exit", None, "sys_unloaded", None, ends=("idle",))
+        proc.label("sys_unloaded")
+        proc.emit(_step(f"NOSTOP({SYSTEM})", ["module_state = MOD_GONE"]
+                        + self._hook("unloaded", Site(SYSTEM, "0", "exit", self.ncpus)),
+                        goto="sys_end"))
 
     # -- the whole model -------------------------------------------------------------------
     def export(self) -> str:
         init = self.init_thread()
         user = self.user_thread()
         hotplug = self.hotplug_thread() if self.ncpus > 1 and self.bounds.hotplug_events > 0 else None
-        procs = [init, user] + ([hotplug] if hotplug else [])
+        system = self.system_thread()
+        procs = [p for p in (init, user, hotplug, system) if p is not None]
         out = [self._header(), ENV_PML.read_text(encoding="utf-8"), self._globals()]
         out += [p.text() for p in procs]
         bad = " ".join([":: bad = NO_CPU"] + [f":: bad = {c}" for c in range(1, self.ncpus)])
+        busy = f"busy[{INIT}] = 1; " if self._vendor_entry("module_init") else ""
         runs = "; ".join(f"run {p.name}()" for p in procs)
         out.append("init {\n\tatomic {\n"
                    "\t\t/* one CPU other than CPU0 can't enable virtualization, or none */\n"
-                   f"\t\tif {bad} fi;\n\t\t{runs}\n\t}}\n}}")
+                   f"\t\tif {bad} fi;\n\t\t{busy}{runs}\n\t}}\n}}")
         return "\n\n".join(out) + "\n"
 
     def _header(self) -> str:
         rules = "\n".join(f" *   {r.code}: {r.statement}" for r in RULES.values())
+        system = ", ".join(e for e in SYSTEM_EVENTS if e in self.bounds.system) or "none"
         lines = [
             "/* kvmplan model export (Promela, for SPIN): kvmplan model export --format promela",
             (f" * bounds: {self.ncpus} CPUs, {self.bounds.hotplug_events} hotplug events, "
-             f"{self.bounds.failures} injected failures"),
+             f"{self.bounds.failures} injected failures, system events: {system}"),
             " * rules (a broken one prints `assertion violated <code>`; P_<code>_... are probes",
             " * its post-analysis reads):",
             rules,
@@ -1314,6 +1896,10 @@ class _Exporter:
             " */",
             f"#define NCPUS {self.ncpus}",
             f"#define NTHREADS {len(THREADS)}",
+            f"#define INIT {INIT}",
+            f"#define USER {USER}",
+            f"#define HOTPLUG {HOTPLUG}",
+            f"#define SYSTEM {SYSTEM}",
             "#define NO_CPU 255",
             "#define NO_THREAD 255",
             f"#define NLOCKS {len(self.locks)}",
@@ -1332,14 +1918,21 @@ class _Exporter:
         lines.append(f"#define STOP_OK(me) ({quiet})")
         online = " | ".join(f"(online[{c}] << {c})" for c in range(self.ncpus))
         lines.append(f"#define ONLINE_MASK ({online})")
+        virt = " | ".join(f"(virt[{c}] << {c})" for c in range(self.ncpus))
+        lines.append(f"#define VIRT_MASK ({virt})")
+        tdx = " | ".join(f"(tdx_done[{c}] << {c})" for c in range(self.ncpus))
+        lines.append(f"#define TDX_MASK ({tdx})")
         lines.append(f"#define ALL_CPUS {(1 << self.ncpus) - 1}")
         for name, lock in sorted(self.locks.items(), key=lambda kv: int(kv[1][1:])):
             lines.append(f"#define {lock} {lock[1:]}  /* {_comment(name)} */")
         lines += self.global_decls
         for name, var in sorted(self.percpu.items(), key=lambda kv: kv[1]):
             lines.append(f"bit {var}[NCPUS];  /* per-CPU {_comment(name)} */")
-        for name, var in sorted(self.misc.items(), key=lambda kv: kv[1]):
-            lines.append(f"bit {var};  /* misc device {_comment(name)} registered */")
+        regs = sorted(self.regs.items())
+        for (kind, name), bit in regs:
+            lines.append(f"bit {bit};  /* {_comment(kind)} registration {_comment(name)} */")
+        mask = " | ".join(f"({bit} << {i})" for i, (_, bit) in enumerate(regs)) or "0"
+        lines.append(f"#define REG_MASK ({mask})")
         lines.append("byte reg[NSTATES];  /* cpuhp state -> registered callback pair, 0 none */")
         for st in self.states.values():
             pairs = ", ".join(f"{vid}: {up or '-'}/{down or '-'}"
@@ -1349,6 +1942,9 @@ class _Exporter:
         for text, k in sorted(self.named.items(), key=lambda kv: kv[1]):
             lines.append(f"/* named constant {k}: {_comment(text)} */")
         lines.append(f"byte failures_left = {self.bounds.failures};")
+        for code in sorted(RULES):
+            if RULES[code].decls is not None:
+                lines += RULES[code].decls(self.facts)  # type: ignore[misc]
         lines += [f"hidden byte {code};  /* 0: assert({code}) fails when the rule breaks */"
                   for code in sorted(RULES)]
         lines += [f"hidden byte {probe};  /* a probe: assert({probe}) fails when it is reached */"
@@ -1361,13 +1957,16 @@ def _check_bounds(bounds: Bounds) -> None:
         raise Unsupported(f"{bounds.cpus} CPUs: the export models 1 to 4")
     if bounds.hotplug_events < 0 or bounds.failures < 0:
         raise Unsupported("negative bounds")
+    unknown = sorted(set(bounds.system) - set(SYSTEM_EVENTS))
+    if unknown:
+        raise Unsupported(f"system event(s) {', '.join(unknown)}: the export models "
+                          f"{', '.join(SYSTEM_EVENTS)}")
     for f in dataclasses.fields(bounds):
         if f.name in MODELLED_BOUNDS:
             continue
         value = getattr(bounds, f.name)
         if value:
-            raise Unsupported(f"Bounds.{f.name}={value!r}: the system thread (suspend, reboot, "
-                              "module unload) is not modelled in Promela")
+            raise Unsupported(f"Bounds.{f.name}={value!r} is not modelled in Promela")
 
 
 def export_promela(program: Program, bounds: Bounds) -> str:

@@ -2,8 +2,8 @@
  * /work/shared/docs/model.md), written for SPIN.
  *
  * kvmplan/model/promela.py puts this text after its own #defines (NCPUS,
- * NLOCKS, NTHREADS, NO_CPU, NO_THREAD) and before the generated threads. Nothing here
- * depends on the scenario. */
+ * NLOCKS, NTHREADS, INIT, USER, HOTPLUG, SYSTEM, NO_CPU, NO_THREAD) and before
+ * the generated threads. Nothing here depends on the scenario. */
 
 /* ---- Values (world.Value) -------------------------------------------------
  * A number is itself. The model's other values are codes below every number
@@ -53,15 +53,43 @@ byte bad = NO_CPU;
 #define HIGHEST(m) ((((m) & 8) != 0) -> 3 : ((((m) & 4) != 0) -> 2 : ((((m) & 2) != 0) -> 1 : 0)))
 #define BIT(c)     (1 << (c))
 
+/* CPUs whose cpu_up() is in its PREPARE/STARTING phase: it holds the hotplug
+ * lock for write and has not marked the CPU online yet */
+byte up_early;
+
+/* ---- TDX (semantics.py "tdx") ---------------------------------------------------
+ * tdx_enable() marks TDX enabled; tdx_cpu_enable() needs virtualization on
+ * its CPU (else it fails) and marks the CPU. */
+bit tdx_enabled;
+bit tdx_done[NCPUS];
+
 /* ---- VMs and the module -------------------------------------------------------
  * A VM exists from its list_add(vm_list) to its list_del. The module is
  * loading until module_init returns, then live, or gone if it returned an
- * error; the user thread never starts while it is gone. */
+ * error; module unload makes it unloading, then gone when module_exit has
+ * returned. The user thread starts only while it is loading or live. */
 byte vms;
-#define MOD_LOADING 0
-#define MOD_LIVE    1
-#define MOD_GONE    2
+#define MOD_LOADING   0
+#define MOD_LIVE      1
+#define MOD_GONE      2
+#define MOD_UNLOADING 3
 byte module_state = MOD_LOADING;
+
+/* ---- Threads' operations and the system events -----------------------------------
+ * busy[t]: thread t is inside an operation (module init, a VM ioctl, a
+ * cpu_up/cpu_down, a system event): the explorer's "its frames are not
+ * empty". The system thread runs at most one event; sys_phase says which.
+ * Suspend freezes tasks (no new VM operation or hotplug) until resume is
+ * done. Once a reboot has begun no new hotplug starts, and KVM forgives a
+ * faulting disable. Suspend and unload start only when QUIET. */
+bit busy[NTHREADS];
+#define PH_NONE    0
+#define PH_REBOOT  1
+#define PH_SUSPEND 2
+#define PH_UNLOAD  3
+byte sys_phase = PH_NONE;
+bit frozen;
+#define QUIET (!busy[USER] && !busy[HOTPLUG] && module_state == MOD_LIVE)
 
 /* ---- IRQs-off contexts and stop_machine ----------------------------------------
  * irqcpu[t] is the CPU thread t runs on with IRQs off (inside an IPI or a
