@@ -1,6 +1,8 @@
 """Cross-check the explorer with SPIN on the litmus scenarios, and time both.
 
-For each scenario (default: tests/litmus/*.c) and each CPU count: the rules
+For each scenario (default: tests/litmus/*.c) and each CPU count (the
+scenario's bounds, or those given: hotplug events, system events, injected
+failures): the rules
 the explorer finds with its states and seconds, the rules SPIN finds on the
 Promela export with pan's stored states, errors (rule violations/probes
 reached) and seconds (spin -a, gcc, pan), and whether they agree. A scenario
@@ -38,7 +40,14 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, nargs="+", default=[2])
     parser.add_argument("--hotplug-events", type=int, default=None,
                         help="override the scenario's bound on cpu_up/cpu_down events")
+    parser.add_argument("--system", default=None,
+                        help="override the scenario's system events (comma-separated: suspend, "
+                             "reboot, unload; 'none')")
+    parser.add_argument("--failures", type=int, default=None,
+                        help="override the scenario's injected failures")
     args = parser.parse_args()
+    system = None if args.system is None else tuple(
+        sorted({e.strip() for e in args.system.split(",") if e.strip()} - {"none"}))
     agree = disagree = unsupported = 0
     total = time.perf_counter()
     print(f"{'scenario':40} cpus  {'explorer':22} {'states':>7} {'sec':>6}  {'spin':22} "
@@ -49,6 +58,10 @@ def main() -> None:
             bounds = dataclasses.replace(lit.bounds, cpus=cpus)
             if args.hotplug_events is not None:
                 bounds = dataclasses.replace(bounds, hotplug_events=args.hotplug_events)
+            if system is not None:
+                bounds = dataclasses.replace(bounds, system=system)
+            if args.failures is not None:
+                bounds = dataclasses.replace(bounds, failures=args.failures)
             result = explore(build_program(lit.graph), bounds)
             found = frozenset(f.rule for f in result.findings)
             head = (f"{path.stem:40} {cpus:4}  {_rules(found):22} {result.states:7} "
