@@ -10,8 +10,12 @@ run at all.
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 import re
 import time
+from functools import lru_cache
+from pathlib import Path
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
@@ -20,10 +24,12 @@ from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.diff import FilePatch
 from kvmplan.cparse import Function
+from kvmplan.cparse.cache import _frontend_hash, cache_dir
 from kvmplan.diff.apply import FileOutcome
 from kvmplan.graph import HookGraph
 from kvmplan.mail import Series
 from kvmplan.model import Bounds, Finding, Program, build_program, explore
+from kvmplan.model.invariants import STATE_RULES
 from kvmplan.rules import RULE_NAMES
 
 # Hunk statuses that changed the text.
@@ -237,8 +243,13 @@ _CPU = re.compile(r"\bCPUs? ?\[?[\d, ]*\]?|\bCPU\d+")
 
 
 def identity(f: Finding) -> tuple[str, str, str]:
-    """What makes two runs' findings the same one: rule, function and message
-    with line numbers and CPU numbers taken out (both move between prefixes)."""
+    """What makes two runs' findings the same one. A state property (KVM001,
+    KVM002, KVM014) is one finding per rule: where its trace ends depends on
+    which interleaving the search met first. An action's violation is its
+    rule, function and message, with line numbers and CPU numbers taken out
+    (both move between prefixes)."""
+    if f.rule in STATE_RULES:
+        return (f.rule, "", "")
     msg = _CPU.sub("CPU", _FILE_LINE.sub("FILE", f.message))
     return (f.rule, f.function, msg)
 
@@ -276,8 +287,54 @@ def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mod
 
 def _explore(program: Program, bounds: Bounds, rules: set[str]) -> tuple[list[Finding], int, float, bool]:
     t0 = time.perf_counter()
+    where = _cache_file(program, bounds, rules)
+    try:
+        with open(where, "rb") as fh:
+            findings, states, bound = pickle.load(fh)
+        return findings, states, time.perf_counter() - t0, bound
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        pass
     result = explore(program, bounds, rules)
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        tmp = where.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump((result.findings, result.states, result.bound_reached), fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, where)
+    except OSError:
+        pass
     return result.findings, result.states, time.perf_counter() - t0, result.bound_reached
+
+
+@lru_cache(maxsize=1)
+def _model_code_hash() -> str:
+    """The model's code and the front-end's tables: a change to either
+    invalidates every cached run."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(_frontend_hash().encode())        # includes grammars/ (the vocabulary)
+    here = Path(__file__).resolve().parents[1] / "model"
+    for path in sorted(here.rglob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _cache_file(program: Program, bounds: Bounds, rules: set[str]) -> Path:
+    """Model results are cached on disk, like parses: keyed by the program
+    with its line numbers, the bounds, the rules and the model's code."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(model_key(program).encode())
+    lines = sorted((k, fn.line, tuple(e.line for e in fn.events))
+                   for k, fn in program.functions.items())
+    h.update(repr(lines).encode())
+    h.update(repr(sorted((e.file, e.line) for e in program.graph.entries)).encode())
+    h.update(repr(sorted((c.file, c.line) for c in program.graph.cpuhp)).encode())
+    h.update(repr(bounds).encode())
+    h.update(repr(sorted(rules)).encode())
+    h.update(_model_code_hash().encode())
+    key = h.hexdigest()
+    return cache_dir().parent / "model" / key[:2] / f"{key}.pickle"
 
 
 def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: set[str], jobs: int,

@@ -62,3 +62,8 @@ def tdx_online(p: Program, w: World) -> list[Broken]:
 
 INVARIANTS: tuple[Callable[[Program, World], list[Broken]], ...] = (
     all_online_enabled, no_enable_without_user, tdx_online)
+
+# Rules these predicates check. The explorer reports each once, at the end
+# of the first trace that breaks it, so its location says where that trace
+# ended, not where the bug is: a state rule is one finding per rule.
+STATE_RULES = frozenset({"KVM001", "KVM002", "KVM014"})
