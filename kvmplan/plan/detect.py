@@ -64,6 +64,13 @@ def _conditional(fn: Function, index: int) -> bool:
     return any(e.kind == ev.BRANCH and j < index < e.target for j, e in enumerate(fn.events))
 
 
+def _guarded(fn: Function) -> bool:
+    """Does the function start with `if (flag) return;` (a once-only guard)?"""
+    head = fn.events[:6]
+    return any(e.kind == ev.BRANCH and i + 1 < len(head) and head[i + 1].kind == ev.RETURN
+               for i, e in enumerate(head))
+
+
 def _call_sites(f: Facts, callee: str) -> list[tuple[Function, int, Event]]:
     out = []
     callers = sorted({id(fn): fn for fn, e in f.mentions(callee)}.values(),
@@ -84,8 +91,10 @@ def detect_uret(f: Facts) -> Assessment:
     enable_path = f.reach(f.arch_enable) if f.arch_enable else set()
     sites = _call_sites(f, snap) if snap else []
     in_enable = [(fn, i, e) for fn, i, e in sites if fn.name in enable_path]
-    first_use = [(fn, i, e) for fn, i, e in sites
-                 if setter is not None and fn.name == setter.name and _conditional(fn, i)]
+    snap_fn = f.fn(snap)
+    guarded = snap_fn is not None and _guarded(snap_fn)
+    first_use = [(fn, i, e) for fn, i, e in sites if setter is not None
+                 and fn.name == setter.name and (_conditional(fn, i) or guarded)]
     if snap == "" and setter is not None:
         # the snapshot may have been folded into the setter itself
         first_use = [(setter, i, e) for i, e in enumerate(setter.events)
