@@ -236,7 +236,7 @@ def detect_pm_hooks(f: Facts) -> Assessment:
     excl, why = _enable_all_excludes_hotplug(f)
     if why is not None:
         evidence.append(why)
-    reboot = _reboot_evidence(f)
+    reboot_ok, reboot = _reboot(f)
     evidence.extend(reboot)
     have = [g for g in groups if g in hooks]
     criteria = [
@@ -245,11 +245,13 @@ def detect_pm_hooks(f: Facts) -> Assessment:
         Criterion("online", "the hotplug enable runs in the ONLINE section and can fail",
                   bool(online)),
         Criterion("excl", "enabling on all CPUs excludes CPU hotplug", excl),
+        Criterion("reboot", "the reboot disable runs after system_state is set (syscore "
+                  ".shutdown) and enabling checks system_state", reboot_ok),
     ]
     own = [criteria[0].met]
-    superseded = not criteria[0].met and bool(online) and excl
+    superseded = not criteria[0].met and bool(online) and excl and reboot_ok
     status = _status(own, superseded)
-    if status == NOT_DONE and (have or online or excl):
+    if status == NOT_DONE and (have or online or excl or reboot_ok):
         status = PARTIAL
     summary = {
         DONE: "each PM transition calls an arch hook of its own",
@@ -278,21 +280,28 @@ def _enable_all_excludes_hotplug(f: Facts) -> tuple[bool, Evidence | None]:
     return False, None
 
 
-def _reboot_evidence(f: Facts) -> list[Evidence]:
+def _reboot(f: Facts) -> tuple[bool, list[Evidence]]:
+    """Can an enable race past KVM's reboot-time disable? Not when the disable
+    runs from syscore .shutdown (after system_state is set) and the enable
+    path checks system_state."""
     out = []
+    shutdown = False
     for en in f.pm_entries:
         if PM_KINDS[en.kind] == "reboot":
+            shutdown = shutdown or en.kind == "syscore_shutdown"
             how = "a reboot notifier (runs before system_state changes)" if en.kind == "reboot" \
                 else "syscore .shutdown (runs after system_state is set)"
             out.append(Evidence(en.function, en.file, en.line,
                                 f"reboot: {en.function}() is {how}"))
     fn = f.fn(f.enable_all)
+    checks = [e for e in fn.events if e.kind == ev.BRANCH and "system_state" in str(e.cond)] \
+        if fn is not None else []
     if fn is not None:
-        checks = [e for e in fn.events if e.kind == ev.BRANCH and "system_state" in str(e.cond)]
-        if checks:
-            out.append(at(fn, checks[0], f"{fn.name}() refuses to enable once the system is "
-                          "going down (system_state)"))
-    return out
+        out.append(at(fn, checks[0], f"{fn.name}() refuses to enable once the system is going "
+                      "down (system_state)") if checks else
+                   at(fn, None, f"{fn.name}() does not check system_state: an enable can run "
+                      "after the reboot-time disable"))
+    return shutdown and bool(checks), out
 
 
 # --- step 4 ---------------------------------------------------------------------

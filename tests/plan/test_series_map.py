@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from plantest_helpers import v2_series
 
-from kvmplan.plan import DONE, NOT_DONE, PARTIAL, SUPERSEDED
+from kvmplan.plan import DONE, NOT_DONE, PARTIAL
 from kvmplan.plan.series import map_series
 from kvmplan.source import SourceTree
 
@@ -34,13 +34,15 @@ def test_v2_patches_map_to_steps(plan_of) -> None:
     assert (step2.before, step2.after) == (PARTIAL, DONE)
     assert "kvm_count_lock is gone" in step2.criteria
     step3 = {a.step: a for a in by_index[42].advances}["3"]
-    assert (step3.before, step3.after) == (PARTIAL, SUPERSEDED)
+    assert step3.criteria == ("enabling on all CPUs excludes CPU hotplug",)
 
 
 def test_v2_end_state(plan_of) -> None:
     plan = plan_of("6.1", series=True, stages=False)
     got = {k: a.status for k, a in plan.statuses.items()}
-    assert got == {"1": NOT_DONE, "2": DONE, "3": SUPERSEDED, "4": NOT_DONE,
+    # step 3: hotplug handled another way (ONLINE, cpus_read_lock), but reboot still
+    # goes through a reboot notifier that an enable can race past (KVM009)
+    assert got == {"1": NOT_DONE, "2": DONE, "3": PARTIAL, "4": NOT_DONE,
                    "5a": PARTIAL, "5b": PARTIAL}
 
 

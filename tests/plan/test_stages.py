@@ -95,7 +95,9 @@ def test_612_only_steps_1_and_4_remain(plan_of) -> None:
 
 def test_61_with_v2_series_stages(plan_of) -> None:
     v = plan_of("6.1", series=True).validation
-    assert [s.steps[0] for s in v.stages] == ["1", "4", "5a", "5b"]
+    assert [s.steps[0] for s in v.stages] == ["1", "3", "4", "5a", "5b"]
+    s3 = _stage(plan_of("6.1", series=True), "3")
+    assert _labels(s3.trial().resolves) == {"KVM009 in kvm_arch_hardware_enable()"}
     s4 = _stage(plan_of("6.1", series=True), "4")
     # v2's kvm_online_cpu() takes kvm_lock under cpu_hotplug_lock: the seed's order deadlocks
     assert _rules(s4.trials[0].introduces) == {"KVM007"}
