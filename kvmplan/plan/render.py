@@ -1,5 +1,23 @@
 """A plan as JSON (the data), and as markdown or text (jinja2 templates in
-templates/ that read the same data). Same plan, same bytes."""
+templates/ that read the same data). Same plan, same bytes.
+
+JSON ("schema": "kvmplan.plan/1"), keys in this order:
+  tree, vendor, seed {author, date, message_id, subject},
+  series: null | {title, version, base_commit, patches[{index, expected, title,
+      message_id, steps[], advances[{step, before, after, criteria[]}], regresses[...],
+      files[{path, outcome, note}]}]},
+  steps[{id, title, intent, status, summary, requires[], excludes[],
+      criteria[{key, text, met}], evidence[{function, file, line, text}]}],
+  model: null | {bounds{...}, findings[issue], hazards[hazard]},
+  stages[{number, steps[], title, alternative, variant, modelled, reason,
+      resolves[issue], introduces[issue], hazards[hazard], findings_after[issue],
+      states, statuses_after{id: status}, shortlogs[], touch[{kind, function, file,
+      line}], also_touch[], risks[], trials[{variant, text, modelled, reason,
+      resolves[], introduces[], hazards[]}], first_alternative}],
+  recommendation: null | {step, reason}, remaining[issue + help], seconds (--timing).
+An issue is {rule, name, function, file, line, message, details[]}; a hazard
+{function, file, line, text}. A stage's resolves/introduces are those of the
+variant it chose; trials[0] is the step as proposed ("literal")."""
 
 from __future__ import annotations
 

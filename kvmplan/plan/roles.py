@@ -149,9 +149,18 @@ class Facts:
     def mentions(self, name: str) -> list[tuple[Function, Event]]:
         """Events that name `name` (as their object or in an argument), in file/line order."""
         if name not in self._mentions:
-            found = [(fn, e) for fn in self.core_functions for e in fn.events
-                     if e.name == name or any(name in a for a in e.args)]
-            self._mentions[name] = sorted(found, key=lambda t: (t[0].file, t[1].line, t[0].name))
+            # one pass over the core code for every name the detectors ask about
+            wanted = ({name, self.counter, NAMES.count_lock, NAMES.cpumask}
+                      | set(NAMES.uret_snapshot)) - set(self._mentions)
+            found: dict[str, list[tuple[Function, Event]]] = {n: [] for n in wanted}
+            for fn in self.core_functions:
+                for e in fn.events:
+                    text = " ".join((e.name, *e.args))
+                    for n in wanted:
+                        if n in text and (e.name == n or any(n in a for a in e.args)):
+                            found[n].append((fn, e))
+            for n, hits in found.items():
+                self._mentions[n] = sorted(hits, key=lambda t: (t[0].file, t[1].line, t[0].name))
         return self._mentions[name]
 
     def events(self, kind: str, name: str) -> list[tuple[Function, Event]]:
