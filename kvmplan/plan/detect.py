@@ -327,7 +327,7 @@ def detect_add_vm(f: Facts) -> Assessment:
     for hook in sorted({e.name for _, e in calls}):
         fn = f.fn(hook)
         if fn is not None and not fn.weak:
-            callees = sorted({e.callee for e in f.callees.get(hook, ())})
+            callees = sorted({e.name for e in fn.events if e.kind in (ev.CALL, ev.ICALL)})
             evidence.append(at(fn, None, f"the arch's {hook}() calls "
                                + (", ".join(f"{c}()" for c in callees) or "nothing")))
     if NAMES.post_init in f.graph.functions and not calls:
@@ -426,7 +426,8 @@ def detect_expose_common(f: Facts, opt_out: HookGraph | None = None,
     exposed = all_fn is not None and not all_fn.static
     if all_fn is not None:
         evidence.append(at(all_fn, None, f"{all_fn.name}() is "
-                           + ("exported to arch code" if exposed else "static to kvm_main.c")))
+                           + ("not static: arch code can call it" if exposed
+                              else "static to kvm_main.c")))
     flag = [e for e in cpu.events if e.kind == ev.PERCPU_WRITE] if cpu else []
     percpu = bool(flag) and all(e.name in f.graph.per_cpu for e in flag)
     if cpu is not None and flag:
