@@ -27,7 +27,9 @@ def open_base(tree: str | None, base_commit: str | None, baseline: str | None = 
         if not (root / "virt" / "kvm").is_dir():
             raise ValueError(f"--tree {tree}: not a kernel tree (no virt/kvm)")
         release = _release(root)
-        name = f"tree {root}" + (f" (linux {release})" if release else "")
+        # the directory's name and release, not the full path: output must
+        # not depend on where the tree was extracted
+        name = f"tree {root.resolve().name}" + (f" (linux {release})" if release else "")
         return TreeState(SourceTree(root)), name, "--tree", "tree"
     from kvmplan import baseline as bl
 

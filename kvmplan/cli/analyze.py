@@ -16,6 +16,8 @@ _RANK = {"error": 3, "warning": 2, "note": 1}
 
 
 def register(app: typer.Typer) -> None:
+    register_check_mail(app)
+
     @app.command("analyze")
     def analyze_cmd(
         path: str = typer.Argument(..., help="the series: mbox, maildir, .patch, directory, or -"),
@@ -121,3 +123,58 @@ def _write_mails(out: Path, mails: list[tuple[str, str]]) -> None:
     except OSError as exc:
         fail(f"{out}: {exc.strerror or exc}")
     sys.stderr.write(f"kvmplan: {len(mails)} reply mail(s) written to {out} (nothing sent)\n")
+
+
+def register_check_mail(app: typer.Typer) -> None:
+    @app.command("check-mail")
+    def check_mail(
+        tree: Optional[str] = typer.Option(None, "--tree", help="kernel tree (read only); "
+                                           "without it, a bundled baseline"),
+        baseline: Optional[str] = typer.Option(None, "--baseline", help="bundled baseline to use"),
+        config: Optional[Path] = typer.Option(None, "--config", help="kvmplan.toml"),
+        url: str = typer.Option("", "--url", help="link to put in each result (e.g. the docs)"),
+    ) -> None:
+        """b4 external checker: one mail on stdin, a JSON list of
+        {tool, status: pass|warn|fail, summary, url, details} on stdout."""
+        import json
+
+        from kvmplan.analyze import ConfigError, analyze, load_config, open_base
+        from kvmplan.mail import InputError, assemble, load_messages
+        from kvmplan.model import Bounds
+        from kvmplan.report import render_text
+
+        def emit(status: str, summary: str, details: str) -> None:
+            sys.stdout.write(json.dumps([{"tool": "kvmplan", "status": status, "summary": summary,
+                                          "url": url, "details": details}], indent=2) + "\n")
+
+        try:
+            cfg = load_config(config)
+            messages, diagnostics = load_messages("-")
+            series = assemble(messages, diagnostics=diagnostics)
+        except (ConfigError, InputError) as exc:
+            emit("warn", "kvmplan could not read the input", str(exc))
+            raise typer.Exit(EXIT_OK)
+        if not series.patches:
+            emit("pass", "no patch in this mail", "")
+            raise typer.Exit(EXIT_OK)
+        try:
+            base, name, reason, mode = open_base(tree, series.base_commit, baseline)
+        except ValueError as exc:
+            emit("warn", "kvmplan has no base to apply the patch to", str(exc))
+            raise typer.Exit(EXIT_OK)
+        review = analyze(series, base, base_name=name, base_reason=reason, mode=mode,
+                         bounds=Bounds(), config=cfg, jobs=1)
+        new = [t for t in review.findings
+               if t.status in ("introduced", "transient") and not t.accepted]
+        fixed = [t for t in review.findings if t.status == "fixed"]
+        if any(t.severity == "error" for t in new):
+            status = "fail"
+        elif new or review.hunks("failed"):
+            status = "warn"
+        else:
+            status = "pass"
+        parts = [f"{len(new)} introduced", f"{len(fixed)} fixed"]
+        if review.hunks("failed"):
+            parts.append(f"{review.hunks('failed')} hunk(s) did not apply to {name}")
+        emit(status, "lifecycle model: " + ", ".join(parts), render_text(review))
+        raise typer.Exit(EXIT_OK)

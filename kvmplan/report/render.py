@@ -184,8 +184,8 @@ def render_emails(review: Review, sender: str = "kvmplan <kvmplan@localhost>") -
         findings = pd["findings"]
         if not findings:
             continue
-        body = body_t.render(**data, findings=findings, summary="",
-                             attribution=f"On {p.date}, {p.sender or p.author} wrote:")
+        body = body_t.render({**data, "findings": findings, "summary": "",
+                              "attribution": f"On {p.date}, {p.sender or p.author} wrote:"})
         mails.append((f"{p.index:04d}-reply.eml",
                       _mail(sender, p.subject, p.message_id, p.references, p.sender or p.author,
                             list(p.to) + list(p.cc) + ([p.author] if p.author != p.sender else []),
@@ -201,8 +201,8 @@ def render_emails(review: Review, sender: str = "kvmplan <kvmplan@localhost>") -
                   list(p.to) + list(p.cc), p.date)
     else:
         return mails
-    body = body_t.render(**data, findings=[], summary=summary,
-                         attribution=f"On {target[5]}, {target[3]} wrote:\n> {target[0]}")
+    body = body_t.render({**data, "findings": [], "summary": summary,
+                          "attribution": f"On {target[5]}, {target[3]} wrote:\n> {target[0]}"})
     mails.insert(0, ("0000-series.eml", _mail(sender, target[0], target[1], target[2],
                                               target[3], target[4], body)))
     return mails
