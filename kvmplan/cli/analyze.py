@@ -42,6 +42,8 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(0, "--jobs", "-j", help="parallel model runs (0: one per CPU)"),
         timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress or diagnostics on stderr"),
+        no_plan: bool = typer.Option(False, "--no-plan", help="leave out the refactor-plan "
+                                     "section (markdown and JSON with --tree)"),
     ) -> None:
         """Apply a series patch by patch, run the lifecycle model after each,
         and report the findings it introduces, fixes or leaves.
@@ -89,11 +91,14 @@ def register(app: typer.Typer) -> None:
                 if d.severity != "info":
                     where = f" <{d.message_id}>" if d.message_id else ""
                     sys.stderr.write(f"kvmplan: {d.severity}: {d.text}{where}\n")
+        plan = None
+        if tree is not None and fmt in ("markdown", "json") and not no_plan:
+            plan = _plan(tree, series, vendor)
         if fmt == "email":
             assert output is not None
             _write_mails(output, render_emails(review))
         else:
-            text = RENDERERS[fmt](review, timing)
+            text = RENDERERS[fmt](review, timing, plan)
             if output is None:
                 sys.stdout.write(text)
             else:
@@ -102,6 +107,16 @@ def register(app: typer.Typer) -> None:
                 except OSError as exc:
                     fail(f"{output}: {exc.strerror or exc}")
         raise typer.Exit(exit_code(review, fail_on))
+
+
+def _plan(tree: str, series: object, vendor: str) -> dict | None:
+    """Where the tree plus the series stands on the refactor plan (steps
+    only; `kvmplan plan` validates the remaining stages)."""
+    from kvmplan.plan import build_plan, to_dict
+    from kvmplan.source import SourceTree
+
+    return to_dict(build_plan(SourceTree(Path(tree)), series=series,  # type: ignore[arg-type]
+                              vendor=vendor, stages=False))
 
 
 def exit_code(review: object, fail_on: str) -> int:

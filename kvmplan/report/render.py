@@ -31,8 +31,8 @@ def _env() -> jinja2.Environment:
                               autoescape=False)
 
 
-def render_markdown(review: Review, timing: bool = False) -> str:
-    text = _env().get_template("review.md.j2").render(**review_dict(review, timing))
+def render_markdown(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
+    text = _env().get_template("review.md.j2").render(**review_dict(review, timing, plan))
     # templates leave runs of blank lines where blocks are skipped
     out: list[str] = []
     for line in text.split("\n"):
@@ -42,8 +42,8 @@ def render_markdown(review: Review, timing: bool = False) -> str:
     return "\n".join(out).strip("\n") + "\n"
 
 
-def render_json(review: Review, timing: bool = False) -> str:
-    data = review_dict(review, timing)
+def render_json(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
+    data = review_dict(review, timing, plan)
     for key in ("introduced", "fixed", "pre_existing"):
         data.pop(key)          # views of findings[], for the templates
     for p in data["patches"]:
@@ -53,7 +53,7 @@ def render_json(review: Review, timing: bool = False) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def render_text(review: Review, timing: bool = False) -> str:
+def render_text(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
     """checkpatch --terse style: FILE:LINE: SEVERITY: CODE: message."""
     data = review_dict(review, timing)
     out = []
@@ -81,7 +81,7 @@ _BASELINE = {"introduced": "new", "transient": "absent", "fixed": "absent",
              "pre-existing": "unchanged"}
 
 
-def render_sarif(review: Review, timing: bool = False) -> str:
+def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
     data = review_dict(review, timing)
     used = sorted({f["rule"] for f in data["findings"]})
     rules = []

@@ -181,8 +181,25 @@ def finding_dict(review: Review, t: Tracked) -> dict[str, Any]:
     }
 
 
-def review_dict(review: Review, timing: bool = False) -> dict[str, Any]:
-    """Everything a renderer needs, sorted and free of timestamps."""
+def plan_summary(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The refactor plan's step statuses after the series and the patches
+    that advance each (from kvmplan.plan.to_dict), for the review."""
+    if not plan:
+        return None
+    by_step: dict[str, list[int]] = {}
+    for p in (plan.get("series") or {}).get("patches", []):
+        for sid in p.get("steps", []):
+            by_step.setdefault(str(sid), []).append(p["index"])
+    return {"steps": [{"id": st["id"], "title": st["title"], "status": st["status"],
+                       "summary": st.get("summary", ""),
+                       "patches": by_step.get(str(st["id"]), [])}
+                      for st in plan.get("steps", [])]}
+
+
+def review_dict(review: Review, timing: bool = False,
+                plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a renderer needs, sorted and free of timestamps. `plan` is
+    kvmplan.plan.to_dict() of the series over the same tree, when there is one."""
     s = review.series
     findings = [finding_dict(review, t) for t in review.findings]
     counted = [f for f in findings if not f["accepted"]]
@@ -232,6 +249,7 @@ def review_dict(review: Review, timing: bool = False) -> dict[str, Any]:
         "pre_existing": [f for f in findings if f["status"] == "pre-existing"],
         "runs": runs,
         "model_runs": sum(1 for r in review.runs if not r.cached),
+        "plan": plan_summary(plan),
         "diagnostics": [{"severity": d.severity, "message_id": d.message_id, "text": d.text}
                         for d in review.diagnostics],
     }
