@@ -22,7 +22,8 @@ from typing import Callable, Protocol, Sequence
 from kvmplan.analyze.config import Config
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
-from kvmplan.diff import FilePatch
+from kvmplan.cparse.hunk import section_function
+from kvmplan.diff import FilePatch, Hunk
 from kvmplan.cparse import Function
 from kvmplan.cparse.cache import _frontend_hash, cache_dir
 from kvmplan.diff.apply import FileOutcome
@@ -86,6 +87,10 @@ class Tracked:
     fixed_by: int | None
     shown_at: int
     accepted: str = ""
+    # why the finding may come from the way the series was applied rather
+    # than from the code: a hunk in a file of its trace did not apply at or
+    # before the patch it is attributed to ("" when every hunk applied)
+    uncertain: str = ""
 
     @property
     def patch(self) -> int | None:
@@ -258,6 +263,11 @@ def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mod
             bounds: Bounds, config: Config, vendor: str = "vmx",
             jobs: int = 1, progress: Callable[[str], None] | None = None) -> Review:
     diags: list[Diagnostic] = list(series.diagnostics)
+    if not series.patches:
+        # replies only (or an empty series): nothing changes the base
+        diags.append(Diagnostic("info", f"no patches in the input ({len(series.replies)} "
+                                "replies): nothing to analyze"))
+        return Review(series, base_name, base_reason, mode, bounds, (), (), (), tuple(diags))
     states: list[Base] = [base]
     patch_files: list[tuple[FileOutcome, ...]] = []
     history: History = []
@@ -429,10 +439,52 @@ def _track(series: Series, per_prefix: list[list[Finding]], history: History,
             trace, tuple(f.details), status,
             None if intro is None else series.patches[intro - 1].index,
             None if fixed is None else series.patches[fixed - 1].index,
-            shown, config.accepted(f.rule, f.function)))
+            shown, config.accepted(f.rule, f.function),
+            _uncertain(history, f, status, intro, fixed)))
     order = {"introduced": 0, "transient": 1, "fixed": 2, "pre-existing": 3}
     out.sort(key=lambda t: (order[t.status], t.patch or 0, t.rule, t.file, t.line, t.message))
     return tuple(out)
+
+
+def _uncertain(history: History, f: Finding, status: str, intro: int | None,
+               fixed: int | None) -> str:
+    """A hunk that did not apply, at or before the patch that changed the
+    finding, in the finding's function or a function the violating thread
+    ran (the other threads only set the scene: init, typically)."""
+    upto = fixed if status == "fixed" else intro
+    if upto is None:
+        return ""
+    actor = f.trace[-1].thread if f.trace else ""
+    steps = [s for s in f.trace if s.thread == actor and s.function]
+    files = {f.file} | {s.file for s in steps}
+    names = {f.function} | {s.function for s in steps}
+    misses = []
+    for k, fps, outcomes in history[:upto]:
+        for fp, outcome in zip(fps, outcomes):
+            if fp.path not in files:
+                continue
+            for h in outcome.hunks:
+                if h.status == "failed" and _touches(fp.hunks[h.index], names):
+                    misses.append(f"patch {k} hunk #{h.index + 1} in {fp.path}")
+    if not misses:
+        return ""
+    more = f" and {len(misses) - 3} more" if len(misses) > 3 else ""
+    return (f"{', '.join(misses[:3])}{more} did not apply to the base, so the code the model "
+            "ran is not the code the series makes")
+
+
+def _touches(hunk: Hunk, names: set[str]) -> bool:
+    """Does a hunk sit in, or change a call of, one of the functions `names`?"""
+    if section_function(hunk.section) in names:
+        return True
+    words = set()
+    for ln in hunk.lines:
+        if ln.kind in "+-":
+            words.update(_WORD.findall(ln.text))
+    return bool(words & names)
+
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 def _patch_k(history: History, prefix: int, file: str, line: int) -> int | None:

@@ -72,10 +72,10 @@ def register(app: typer.Typer) -> None:
             series = assemble(messages, version=version, diagnostics=diagnostics)
         except InputError as exc:
             fail(str(exc))
-        if not series.patches:
-            fail(f"{path}: no patches to analyze")
+        if series.replies_only and not quiet:
+            sys.stderr.write(f"kvmplan: {path}: replies only, no patches: nothing to analyze\n")
         try:
-            base, name, reason, mode = open_base(tree, series.base_commit, baseline)
+            base, name, reason, mode = open_base(tree, series, baseline)
         except ValueError as exc:
             fail(str(exc))
 
@@ -124,7 +124,7 @@ def exit_code(review: object, fail_on: str) -> int:
         return EXIT_OK
     floor = _RANK[fail_on]
     for t in getattr(review, "findings"):
-        if t.status in ("introduced", "transient") and not t.accepted \
+        if t.status in ("introduced", "transient") and not t.accepted and not t.uncertain \
                 and _RANK.get(t.severity, 0) >= floor:
             return EXIT_FINDINGS
     return EXIT_OK
@@ -173,14 +173,14 @@ def register_check_mail(app: typer.Typer) -> None:
             emit("pass", "no patch in this mail", "")
             raise typer.Exit(EXIT_OK)
         try:
-            base, name, reason, mode = open_base(tree, series.base_commit, baseline)
+            base, name, reason, mode = open_base(tree, series, baseline)
         except ValueError as exc:
             emit("warn", "kvmplan has no base to apply the patch to", str(exc))
             raise typer.Exit(EXIT_OK)
         review = analyze(series, base, base_name=name, base_reason=reason, mode=mode,
                          bounds=Bounds(), config=cfg, jobs=1)
         new = [t for t in review.findings
-               if t.status in ("introduced", "transient") and not t.accepted]
+               if t.status in ("introduced", "transient") and not t.accepted and not t.uncertain]
         fixed = [t for t in review.findings if t.status == "fixed"]
         if any(t.severity == "error" for t in new):
             status = "fail"

@@ -63,7 +63,7 @@ def render_text(review: Review, timing: bool = False, plan: dict[str, Any] | Non
                "transient": f"introduced by {f['introduced_label']}, fixed by {f['fixed_label']}",
                "fixed": f"fixed by {f['patch_label']}",
                "pre-existing": "pre-existing"}[f["status"]]
-        acc = "; accepted" if f["accepted"] else ""
+        acc = ("; accepted" if f["accepted"] else "") + ("; uncertain" if f["uncertain"] else "")
         out.append(f"{loc['file']}:{loc['line']}: {f['severity']}: {f['rule']}: "
                    f"[{tag}{acc}] {f['message']}")
     a = data["apply"]
@@ -111,7 +111,7 @@ def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | No
             threads.setdefault(f"{s['thread']}", []).append(step)
         result: dict[str, Any] = {
             "ruleId": f["rule"], "ruleIndex": index[f["rule"]],
-            "level": _LEVEL.get(f["severity"], "warning"),
+            "level": "note" if f["uncertain"] else _LEVEL.get(f["severity"], "warning"),
             "message": {"text": f"[{f['status_text']}] {f['message']}"},
             "locations": [{
                 "physicalLocation": {
@@ -123,7 +123,8 @@ def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | No
             "partialFingerprints": {"kvmplanFinding/v1": f["fingerprint"]},
             "baselineState": _BASELINE[f["status"]],
             "properties": {"status": f["status"], "introducedBy": f["introduced_by"],
-                           "fixedBy": f["fixed_by"], "linesAfterPatch": f["lines_after"]},
+                           "fixedBy": f["fixed_by"], "linesAfterPatch": f["lines_after"],
+                           "uncertain": f["uncertain"]},
         }
         if f["accepted"]:
             result["suppressions"] = [{"kind": "external", "status": "accepted",

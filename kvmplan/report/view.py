@@ -165,6 +165,7 @@ def finding_dict(review: Review, t: Tracked) -> dict[str, Any]:
         "lines_after_label": ("the base" if t.shown_at == 0 else
                               f"after patch {patch_label(review, t.shown_at)}"),
         "accepted": t.accepted,
+        "uncertain": t.uncertain,
         "message": t.message,
         "location": {"file": t.file, "line": t.line, "function": t.function,
                      "patch": t.line_patch},
@@ -202,7 +203,7 @@ def review_dict(review: Review, timing: bool = False,
     kvmplan.plan.to_dict() of the series over the same tree, when there is one."""
     s = review.series
     findings = [finding_dict(review, t) for t in review.findings]
-    counted = [f for f in findings if not f["accepted"]]
+    counted = [f for f in findings if not f["accepted"] and not f["uncertain"]]
     introduced = [f for f in counted if f["status"] in ("introduced", "transient")]
     fixed = [f for f in findings if f["status"] == "fixed"]
     if any(f["severity"] == "error" for f in introduced):
@@ -240,8 +241,9 @@ def review_dict(review: Review, timing: bool = False,
         "apply": {k: review.hunks(k) for k in ("exact", "offset", "fuzz", "present", "failed")}
         | {"files_skipped": review.skipped_files},
         "verdict": verdict,
-        "counts": {st: sum(1 for f in findings if f["status"] == st)
-                   for st in ("introduced", "transient", "fixed", "pre-existing")},
+        "counts": {st: sum(1 for f in findings if f["status"] == st and not f["uncertain"])
+                   for st in ("introduced", "transient", "fixed", "pre-existing")}
+        | {"uncertain": sum(1 for f in findings if f["uncertain"])},
         "patches": patches,
         "findings": findings,
         "introduced": introduced,
