@@ -24,6 +24,7 @@ from kvmplan.graph.hooks import HookGraph
 
 NOT_IN_BASELINE = "not in the baseline"
 APPLIED = ("exact", "offset", "fuzz")
+_GRAPHS_KEPT = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +36,10 @@ class Baseline:
     info: BaselineInfo
     files: Mapping[str, FileState] = field(repr=False)
     data: bytes | None = field(default=None, repr=False, compare=False)
+    # the last graphs built, by (state key, vendor): a patch that changes no
+    # file the baseline holds gets the graph of the state before it
+    graphs: dict[tuple[str, str], HookGraph] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     def start(self) -> BaselineState:
         """The baseline itself, before any patch."""
@@ -146,17 +151,26 @@ class BaselineState:
         return state, tuple(outcomes), tuple(diags)
 
     def graph(self, vendor: str = "vmx") -> HookGraph:
-        """The hook graph of this state (as graph.build_graph makes it from a tree)."""
+        """The hook graph of this state (as graph.build_graph makes it from a
+        tree). States with the same key share one graph: treat it as read-only."""
+        cache = self.baseline.graphs
+        key = (self.key(), vendor)
+        if key in cache:
+            return cache[key]
         units = [fs.unit for _, fs in sorted(self.files.items()) if fs.unit is not None]
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return graph_from_units(f"baseline {self.info.name}", units,
-                                    cpuhp_states(self.items, self.configs.parse),
-                                    x86_ops(self.items), vendor)
+            graph = graph_from_units(f"baseline {self.info.name}", units,
+                                     cpuhp_states(self.items, self.configs.parse),
+                                     x86_ops(self.items), vendor)
         finally:
             if was_enabled:
                 gc.enable()
+        while len(cache) >= _GRAPHS_KEPT:
+            del cache[next(iter(cache))]
+        cache[key] = graph
+        return graph
 
     @cached_property
     def _key(self) -> str:
