@@ -25,7 +25,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from kvmplan.cparse import events as ev
-from kvmplan.cparse.compile import _with_locks
+from kvmplan.cparse.compile import with_locks
 from kvmplan.cparse.events import Event
 
 _TEMP = re.compile(r"\$(\d+)")
@@ -296,7 +296,7 @@ def splice(f_events: Sequence[Event], p_events: Sequence[Event], h_events: Seque
                    - max((n for i in p_idx for n in _temps(p_events[i])), default=0))
 
     events: list[Event] = []
-    # (Locks are left as they are: _with_locks computes them afresh.)
+    # (Locks are left as they are: with_locks computes them afresh.)
     for e in f_events[:a]:
         t = f_target(e) if e.target >= 0 else -1
         events.append(e if t == e.target else dataclasses.replace(e, target=t))
@@ -334,7 +334,7 @@ def splice(f_events: Sequence[Event], p_events: Sequence[Event], h_events: Seque
                                           target=f_map(e.target) if e.target >= 0 else -1))
     for i in outside:
         events[i] = _outside_target(events, i)
-    return tuple(_with_locks(_resolve_gotos(events)))
+    return tuple(with_locks(_resolve_gotos(events)))
 
 
 def _outside_target(events: list[Event], i: int) -> Event:
@@ -379,7 +379,7 @@ def drop_events(events: Sequence[Event], drop: Sequence[bool]) -> tuple[Event, .
     out = [dataclasses.replace(e, target=new_at[e.target] if 0 <= e.target < len(events)
                                else (kept if e.target >= 0 else -1))
            for e, gone in zip(events, drop) if not gone]
-    return tuple(_with_locks(_resolve_gotos(out)))
+    return tuple(with_locks(_resolve_gotos(out)))
 
 
 def concat(first: Sequence[Event], second: Sequence[Event]) -> tuple[Event, ...]:
@@ -402,4 +402,4 @@ def split(events: Sequence[Event], at: int) -> tuple[tuple[Event, ...], tuple[Ev
                                 if shift else e,
                                 target=max(e.target - at, 0) if e.target >= 0 else -1)
             for e in events[at:]]
-    return (tuple(_with_locks(_resolve_gotos(head))), tuple(_with_locks(_resolve_gotos(tail))))
+    return (tuple(with_locks(_resolve_gotos(head))), tuple(with_locks(_resolve_gotos(tail))))

@@ -105,7 +105,7 @@ class FunctionCompiler:
             )
             for e in self.out
         ]
-        return tuple(_with_locks(events))
+        return tuple(with_locks(events))
 
     # --- statements ---------------------------------------------------------------
     def block(self, node: Node, function_level: bool = False) -> None:
@@ -629,8 +629,10 @@ def _successors(events: list[Event], i: int) -> list[int]:
     return nxt
 
 
-def _with_locks(events: list[Event]) -> list[Event]:
-    """Locks certainly held before each event (a must-analysis over the stream)."""
+def with_locks(events: list[Event]) -> list[Event]:
+    """Locks certainly held before each event (a must-analysis over the stream).
+    Public: the baseline splice and the planner's rewrites recompute `locks`
+    with it after editing a stream."""
     n = len(events)
     if n == 0:
         return events

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.cache import parse_cached
+from kvmplan.cparse.compile import with_locks
 from kvmplan.cparse.config import KernelConfig, default_config
 from kvmplan.cparse.events import Binding, Event, FileUnit, Function, Table
 from kvmplan.cparse.unit import parse_file
@@ -208,47 +209,10 @@ def put_event(events: tuple[Event, ...], i: int, e: Event) -> tuple[Event, ...]:
     return relock(events[:i] + (e,) + events[i + 1:])
 
 
-def _successors(events: tuple[Event, ...], i: int) -> list[int]:
-    e = events[i]
-    n = len(events)
-    nxt = [i + 1] if i + 1 < n else []
-    if e.kind == ev.RETURN:
-        return []
-    if e.kind == ev.JUMP:
-        return [e.target] if 0 <= e.target < n else []
-    if e.kind in (ev.BRANCH, ev.LOOP) and 0 <= e.target < n:
-        return nxt + [e.target]
-    if e.kind == ev.LOOP_END and 0 <= e.target < n:
-        return [e.target]
-    return nxt
-
-
 def relock(events: tuple[Event, ...]) -> tuple[Event, ...]:
-    """Recompute the locks certainly held before each event (the same
-    must-analysis the front-end runs; kvmplan.cparse keeps its own private)."""
-    n = len(events)
-    if n == 0:
-        return events
-    state: list[tuple[str, ...] | None] = [None] * n
-    state[0] = ()
-    work = [0]
-    while work:
-        i = work.pop()
-        held = state[i]
-        assert held is not None
-        e = events[i]
-        out = held
-        if e.kind == ev.LOCK and e.name not in held:
-            out = held + (e.name,)
-        elif e.kind == ev.UNLOCK and e.name in held:
-            out = tuple(x for x in held if x != e.name)
-        for j in _successors(events, i):
-            prev = state[j]
-            new = out if prev is None else tuple(x for x in prev if x in out)
-            if new != prev:
-                state[j] = new
-                work.append(j)
-    return tuple(replace(e, locks=state[i] or ()) for i, e in enumerate(events))
+    """Recompute the locks certainly held before each event, with the
+    front-end's own must-analysis."""
+    return tuple(with_locks(list(events)))
 
 
 def lock(line: int, name: str, mode: str) -> Event:
