@@ -23,7 +23,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "review-kvm-rework-
 def _review(tree: Path):
     messages, diags = load_messages(str(V2))
     series = assemble(messages, diagnostics=diags)
-    base, name, reason, mode = open_base(str(tree), series.base_commit)
+    base, name, reason, mode = open_base(str(tree), series)
     return analyze(series, base, base_name=name, base_reason=reason, mode=mode,
                    bounds=Bounds(), config=Config(), jobs=2)
 
