@@ -3,7 +3,7 @@ bundled baseline, run the model after every prefix, classify findings."""
 
 from kvmplan.analyze.config import Accept, Config, ConfigError, load_config
 from kvmplan.analyze.run import (
-    ModelRun, PatchResult, Review, TraceStep, Tracked, analyze, identity, model_key,
+    ModelRun, PatchResult, Review, TraceStep, Tracked, analyze, identity,
 )
 from kvmplan.analyze.tree import TreeState
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Accept", "Config", "ConfigError", "ModelRun", "PatchResult", "Review", "TraceStep",
-    "Tracked", "TreeState", "analyze", "identity", "load_config", "model_key", "open_base",
+    "Tracked", "TreeState", "analyze", "identity", "load_config", "open_base",
 ]
 
 
@@ -27,13 +27,13 @@ def open_base(tree: str | None, series: "Series", baseline: str | None = None
     Raises ValueError with a one-line reason when neither can be used."""
     from pathlib import Path
 
-    from kvmplan.source import SourceTree
+    from kvmplan.source import SourceTree, kernel_release
 
     if tree is not None:
         root = Path(tree)
         if not (root / "virt" / "kvm").is_dir():
             raise ValueError(f"--tree {tree}: not a kernel tree (no virt/kvm)")
-        release = _release(root)
+        release = kernel_release(root)[1]
         # the directory's name and release, not the full path: output must
         # not depend on where the tree was extracted
         name = f"tree {root.resolve().name}" + (f" (linux {release})" if release else "")
@@ -74,17 +74,3 @@ def _best_placed(series: "Series", newest: object, why: str) -> tuple[object, st
     lead = f"{why}: " if why else ""
     return best[3], (f"{lead}the series places best on {best[2]} "
                      f"({best[0]}/{best[4]} hunks applied or present; {others})")
-
-
-def _release(root: "object") -> str:
-    import re
-    from pathlib import Path
-
-    try:
-        text = (Path(str(root)) / "Makefile").read_text(errors="replace")[:2000]
-    except OSError:
-        return ""
-    v = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)", text, re.M))
-    if "VERSION" not in v:
-        return ""
-    return ".".join(v[k] for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL") if k in v)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from kvmplan.diff import FilePatch, Hunk
-from kvmplan.diff.apply import FileOutcome, HunkResult
+from kvmplan.diff.apply import APPLIED, FileOutcome, HunkResult, context_ends
 
 # (patch k, its files, how each went), in series order
 History = list[tuple[int, Sequence[FilePatch], Sequence[FileOutcome]]]
@@ -20,25 +20,39 @@ History = list[tuple[int, Sequence[FilePatch], Sequence[FileOutcome]]]
 def _used_lines(hunk: Hunk, fuzz: int) -> list[str]:
     """The kinds of the hunk lines that were applied (fuzz cuts context at the ends)."""
     kinds = [ln.kind for ln in hunk.lines if ln.kind in (" ", "-", "+")]
-    lead = next((i for i, k in enumerate(kinds) if k != " "), len(kinds))
-    trail = next((i for i, k in enumerate(reversed(kinds)) if k != " "), len(kinds))
+    lead, trail = context_ends(hunk)
     head, tail = min(fuzz, lead), min(fuzz, trail)
     return kinds[head:len(kinds) - tail]
+
+
+def _placed(fp: FilePatch, results: Sequence[HunkResult]) -> list[tuple[HunkResult, list[str], int]]:
+    """Each applied hunk with the kinds of its applied lines and the line,
+    after the patch, where they start."""
+    out = []
+    delta = 0
+    for r in results:
+        if r.status not in APPLIED:
+            continue
+        kinds = _used_lines(fp.hunks[r.index], r.fuzz)
+        out.append((r, kinds, r.line + delta))
+        delta += kinds.count("+") - kinds.count("-")
+    return out
+
+
+def new_ranges(fp: FilePatch, outcome: FileOutcome) -> list[tuple[Hunk, int, int]]:
+    """(hunk, first, last): the lines each applied hunk occupies after the patch."""
+    return [(fp.hunks[r.index], new, new + sum(1 for k in kinds if k != "-") - 1)
+            for r, kinds, new in _placed(fp, outcome.hunks)]
 
 
 def _back_one(fp: FilePatch, results: Sequence[HunkResult], line: int) -> int | None:
     """Map `line` (1-based, after the patch) to the line before it, or None
     when this patch added it."""
     delta = 0
-    for r in results:
-        if r.status not in ("exact", "offset", "fuzz"):
-            continue
-        hunk = fp.hunks[r.index]
-        kinds = _used_lines(hunk, r.fuzz)
-        old = r.line            # old line of the first applied line
-        new = r.line + delta
+    for r, kinds, new in _placed(fp, results):
         if line < new:
             break
+        old = r.line            # old line of the first applied line
         for k in kinds:
             if k == " ":
                 if new == line:

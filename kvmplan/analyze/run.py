@@ -9,13 +9,8 @@ run at all.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
 import re
 import time
-from functools import lru_cache
-from pathlib import Path
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
@@ -24,17 +19,13 @@ from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.cparse.hunk import section_function
 from kvmplan.diff import FilePatch, Hunk
-from kvmplan.cparse import Function
-from kvmplan.cparse.cache import _frontend_hash, cache_dir
 from kvmplan.diff.apply import FileOutcome
 from kvmplan.graph import HookGraph
 from kvmplan.mail import Series
-from kvmplan.model import Bounds, Finding, Program, build_program, explore
+from kvmplan.model import Bounds, Finding, Program, build_program
+from kvmplan.model.cache import explore_cached, program_key
 from kvmplan.model.invariants import STATE_RULES
 from kvmplan.rules import RULE_NAMES
-
-# Hunk statuses that changed the text.
-APPLIED = ("exact", "offset", "fuzz")
 
 
 class Base(Protocol):
@@ -147,43 +138,9 @@ class Review:
         return tuple(f for f in self.findings if f.status == status)
 
 
-def _shape(fn: Function) -> tuple:
-    """A function as the model reads it, without line numbers."""
-    return (fn.name, fn.file, fn.static, fn.weak, fn.init, fn.exit, fn.returns, fn.params,
-            fn.local_types,
-            tuple((e.kind, e.name, e.args, e.slot, e.cond, e.target, e.mode, e.scope, e.value,
-                   e.locks) for e in fn.events))
-
-
-def _lineless(items: Sequence[object]) -> list[str]:
-    return sorted(repr(replace(x, line=0)) for x in items)  # type: ignore[type-var]
-
-
-def model_key(program: Program) -> str:
-    """A hash of everything the explorer reads from a program, line numbers
-    left out: a patch that only moves code gets the cached verdict, with its
-    lines mapped (see line_map)."""
-    g = program.graph
-    h = hashlib.blake2b(digest_size=16)
-    for part in (
-        sorted((k, _shape(fn)) for k, fn in program.functions.items()),
-        sorted(program.targets.items()),
-        sorted(program.failure_side.items()),
-        sorted(program.callbacks.items()),
-        sorted(program.counters),
-        _lineless(g.entries),
-        _lineless(g.cpuhp),
-        sorted(g.params.items()),
-        g.vendor,
-    ):
-        h.update(repr(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def line_map(old: Program, new: Program) -> dict[tuple[str, int], int]:
     """(file, line) in `old` → line in `new`, for two programs with the same
-    model_key: event by event, function by function. A line that would map
+    program_key: event by event, function by function. A line that would map
     to two different lines (a line split in two) is left out, so findings
     that mention it are computed afresh."""
     pairs: list[tuple[str, int, int]] = []
@@ -248,15 +205,20 @@ _CPU = re.compile(r"\bCPUs? ?\[?[\d, ]*\]?|\bCPU\d+")
 
 
 def identity(f: Finding) -> tuple[str, str, str]:
+    """The tracking key of a model finding; see finding_key."""
+    return finding_key(f.rule, f.function, f.message)
+
+
+def finding_key(rule: str, function: str, message: str) -> tuple[str, str, str]:
     """What makes two runs' findings the same one. A state property (KVM001,
     KVM002, KVM014) is one finding per rule: where its trace ends depends on
     which interleaving the search met first. An action's violation is its
     rule, function and message, with line numbers and CPU numbers taken out
     (both move between prefixes)."""
-    if f.rule in STATE_RULES:
-        return (f.rule, "", "")
-    msg = _CPU.sub("CPU", _FILE_LINE.sub("FILE", f.message))
-    return (f.rule, f.function, msg)
+    if rule in STATE_RULES:
+        return (rule, "", "")
+    msg = _CPU.sub("CPU", _FILE_LINE.sub("FILE", message))
+    return (rule, function, msg)
 
 
 def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mode: str,
@@ -280,7 +242,7 @@ def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mod
         history.append((p.index, p.files, outcomes))
 
     programs = [build_program(state.graph(vendor)) for state in states]
-    keys = [model_key(p) for p in programs]
+    keys = [program_key(p) for p in programs]
     per_prefix, runs, notes = _run_all(programs, keys, bounds, set(config.rules), jobs, progress)
     diags.extend(notes)
     changed = [i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))]
@@ -297,54 +259,8 @@ def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mod
 
 def _explore(program: Program, bounds: Bounds, rules: set[str]) -> tuple[list[Finding], int, float, bool]:
     t0 = time.perf_counter()
-    where = _cache_file(program, bounds, rules)
-    try:
-        with open(where, "rb") as fh:
-            findings, states, bound = pickle.load(fh)
-        return findings, states, time.perf_counter() - t0, bound
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
-        pass
-    result = explore(program, bounds, rules)
-    try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        tmp = where.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump((result.findings, result.states, result.bound_reached), fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, where)
-    except OSError:
-        pass
+    result = explore_cached(program, bounds, rules)
     return result.findings, result.states, time.perf_counter() - t0, result.bound_reached
-
-
-@lru_cache(maxsize=1)
-def _model_code_hash() -> str:
-    """The model's code and the front-end's tables: a change to either
-    invalidates every cached run."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(_frontend_hash().encode())        # includes grammars/ (the vocabulary)
-    here = Path(__file__).resolve().parents[1] / "model"
-    for path in sorted(here.rglob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def _cache_file(program: Program, bounds: Bounds, rules: set[str]) -> Path:
-    """Model results are cached on disk, like parses: keyed by the program
-    with its line numbers, the bounds, the rules and the model's code."""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(model_key(program).encode())
-    lines = sorted((k, fn.line, tuple(e.line for e in fn.events))
-                   for k, fn in program.functions.items())
-    h.update(repr(lines).encode())
-    h.update(repr(sorted((e.file, e.line) for e in program.graph.entries)).encode())
-    h.update(repr(sorted((c.file, c.line) for c in program.graph.cpuhp)).encode())
-    h.update(repr(bounds).encode())
-    h.update(repr(sorted(rules)).encode())
-    h.update(_model_code_hash().encode())
-    key = h.hexdigest()
-    return cache_dir().parent / "model" / key[:2] / f"{key}.pickle"
 
 
 def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: set[str], jobs: int,

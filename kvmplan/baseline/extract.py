@@ -10,7 +10,6 @@ its FileUnit, and for those and the headers the builder reads facts from
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from kvmplan.baseline import lines as ln
@@ -22,7 +21,7 @@ from kvmplan.cparse.config import KernelConfig, default_config
 from kvmplan.cparse.mask import inactive_lines, mask_source
 from kvmplan.cparse.unit import parse_file
 from kvmplan.graph.build import ARCH_HEADERS, X86_PARTS, arch_defines
-from kvmplan.source.tree import SourceTree
+from kvmplan.source.tree import SourceTree, kernel_release
 
 # Upstream tag commits of the releases the Debian sources are based on
 # (checked against list mail: "The following changes since commit 830b3c68c1fb...:
@@ -32,7 +31,6 @@ TAG_COMMITS = {
     "6.12": "adc218676eef25575469234709c2d87185ca223a",
 }
 
-_MAKE_VAR = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=\s*(\S*)\s*$", re.MULTILINE)
 
 
 class NotAKernelTree(ValueError):
@@ -77,14 +75,7 @@ def file_from_text(path: str, data: bytes, parse_config: KernelConfig,
 
 def release_info(tree: Path) -> BaselineInfo:
     """Name, Makefile release, upstream tag commit and origin of a tree."""
-    try:
-        make = (tree / "Makefile").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        make = ""
-    v = dict(_MAKE_VAR.findall(make[:2000]))
-    major = f"{v.get('VERSION', '')}.{v.get('PATCHLEVEL', '')}".strip(".")
-    release = major + (f".{v['SUBLEVEL']}" if v.get("SUBLEVEL") not in (None, "", "0") else "")
-    release += v.get("EXTRAVERSION", "")
+    major, release = kernel_release(tree)
     marker = tree / ".kvmplan-extracted"
     source = f"kernel tree {tree.name}"
     if marker.is_file():

@@ -2,7 +2,8 @@
 then update the lines, the functions' event streams, the file-scope items
 (tables, globals, macro statements) and the header facts they touch.
 
-Placement is `patch`'s (diff.apply.place on fingerprints instead of text).
+Placement is `patch`'s: diff.apply.place_hunks, keyed by fingerprints
+instead of text.
 The placed hunks are then applied from the bottom of the file up, so each
 one still finds the lines above it where the baseline has them.
 """
@@ -36,14 +37,7 @@ from kvmplan.baseline.snapshot import FileState, Lines, Placed
 from kvmplan.baseline.splice import Window, concat, drop_events, splice, split
 from kvmplan.cparse.config import KernelConfig
 from kvmplan.cparse.events import Binding, Event, Function, GlobalVar, Table
-from kvmplan.diff.apply import (
-    HunkResult,
-    HunkStatus,
-    _context_ends,
-    place,
-    postimage,
-    preimage,
-)
+from kvmplan.diff.apply import Edit, HunkResult, place_hunks, previously_applied
 from kvmplan.diff.filepatch import Hunk
 from kvmplan.graph.build import ARCH_HEADERS
 
@@ -57,84 +51,14 @@ class Configs:
     header: KernelConfig
 
 
-@dataclass(frozen=True)
-class Edit:
-    """A placed hunk: its lines (fuzz-cut context dropped) replace old lines
-    from index `start` (0-based)."""
-
-    start: int
-    lines: tuple[tuple[str, str], ...]   # (kind ' ' | '-' | '+', text)
-
-
-def place_hunks(keys: Sequence[int], hunks: Sequence[Hunk], present: frozenset[int]
-                ) -> tuple[list[Edit], tuple[HunkResult, ...]]:
-    """Place each hunk as diff.apply.apply_hunks does, on fingerprints.
-    (`present`, the set of `keys`, skips searches that cannot succeed: a
-    removed line is never fuzzed away, so it must be in the file.)"""
-    edits: list[Edit] = []
-    results: list[HunkResult] = []
-    pos = 0
-    drift = 0
-    for i, hunk in enumerate(hunks):
-        pre = ln.fingerprints(preimage(hunk))
-        lead, trail = _context_ends(hunk)
-        want = (hunk.old_start if hunk.old_len == 0 else hunk.old_start - 1) + drift
-        removed = [ln.fingerprint(line.text) for line in hunk.lines if line.kind == "-"]
-        at = (place(keys, pre, max(want, pos), lead, trail, lo=pos)
-              if present.issuperset(removed) else None)
-        if at is None:
-            post = ln.fingerprints(postimage(hunk))
-            there = (place(keys, post, max(want, pos), lead, trail, lo=pos)
-                     if post and present.issuperset(post) else None)
-            status: HunkStatus = "present" if there is not None and there.fuzz == 0 else "failed"
-            results.append(HunkResult(i, status, there.start + 1 if status == "present" and there
-                                      else hunk.old_start))
-            continue
-        cut_head = min(at.fuzz, lead)
-        cut_tail = min(at.fuzz, trail)
-        body = [(line.kind, line.text) for line in hunk.lines if line.kind in (" ", "-", "+")]
-        body = body[cut_head:len(body) - cut_tail]
-        start = at.start + cut_head
-        edits.append(Edit(start, tuple(body)))
-        pos = at.start + len(pre) - cut_tail
-        drift = at.start - (want - drift)
-        results.append(HunkResult(i, at.status, start + 1, at.fuzz, at.offset))
-    return edits, tuple(results)
-
-
-def previously_applied(keys: Sequence[int], hunks: Sequence[Hunk], present: frozenset[int]) -> bool:
-    """diff.apply's "previously applied" check on fingerprints: every hunk's
-    postimage is there exactly and some preimage is not (a stable backport
-    of the same change); the file is then left as it is. `present`: the
-    set of `keys`, to skip searches that cannot succeed."""
-    some_missing = False
-    for hunk in hunks:
-        lead, trail = _context_ends(hunk)
-        post = ln.fingerprints(postimage(hunk))
-        if not post or not present.issuperset(post):
-            return False
-        there = place(keys, post, max(hunk.new_start - 1, 0), lead, trail)
-        if there is None or there.fuzz:
-            return False
-        pre = ln.fingerprints(preimage(hunk))
-        if not present.issuperset(pre):
-            some_missing = True
-            continue
-        at = place(keys, pre, max(hunk.old_start - 1, 0), lead, trail)
-        if at is None or at.fuzz:
-            some_missing = True
-    return some_missing
-
-
 def patch_file(fs: FileState, hunks: Sequence[Hunk], configs: Configs
                ) -> tuple[FileState, tuple[HunkResult, ...], tuple[str, ...]]:
     """The file after its hunks, how each was placed, and warnings (code a
     changed `#if` switches on, which the baseline has no structure for)."""
     keys = fs.lines().keys
-    present = frozenset(keys)
-    if previously_applied(keys, hunks, present):
+    if previously_applied(keys, hunks, ln.fingerprint):
         return fs, tuple(HunkResult(i, "present", h.new_start) for i, h in enumerate(hunks)), ()
-    edits, results = place_hunks(keys, hunks, present)
+    edits, results = place_hunks(keys, hunks, ln.fingerprint)
     for edit in reversed(edits):
         fs = apply_edit(fs, edit, configs)
     if not edits:

@@ -17,13 +17,12 @@ from kvmplan.baseline.patch import Configs, new_file, patch_file
 from kvmplan.baseline.snapshot import BaselineInfo, FileState, Placed
 from kvmplan.cparse.config import default_config
 from kvmplan.diagnostics import Diagnostic
-from kvmplan.diff.apply import FileOutcome, HunkResult
+from kvmplan.diff.apply import APPLIED, FileOutcome, HunkResult
 from kvmplan.diff.filepatch import FilePatch
 from kvmplan.graph.build import graph_from_units
 from kvmplan.graph.hooks import HookGraph
 
 NOT_IN_BASELINE = "not in the baseline"
-APPLIED = ("exact", "offset", "fuzz")
 _GRAPHS_KEPT = 4
 
 

@@ -22,7 +22,7 @@ def cache_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _frontend_hash() -> str:
+def frontend_hash() -> str:
     h = hashlib.blake2b(digest_size=16)
     here = Path(__file__).resolve().parent
     for path in sorted(here.glob("*.py")) + sorted(grammar_path("").glob("*")):
@@ -43,7 +43,7 @@ def parse_cached(path: str, source: bytes, config: KernelConfig, use_cache: bool
     if not use_cache:
         return parse_file(path, source, config)
     h = hashlib.blake2b(digest_size=20)
-    h.update(_frontend_hash().encode())
+    h.update(frontend_hash().encode())
     h.update(_config_hash(config).encode())
     h.update(path.encode() + b"\0")
     h.update(source)

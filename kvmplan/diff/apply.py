@@ -14,13 +14,15 @@ only line fingerprints (keys are hashes).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Hashable, Literal, Sequence
+from typing import Callable, Hashable, Literal, Sequence
 
 from kvmplan.diff.filepatch import FilePatch, Hunk
 
 MAX_FUZZ = 2
 
 HunkStatus = Literal["exact", "offset", "fuzz", "present", "failed"]
+STATUSES: tuple[HunkStatus, ...] = ("exact", "offset", "fuzz", "present", "failed")
+APPLIED: tuple[HunkStatus, ...] = ("exact", "offset", "fuzz")    # the text changed
 
 
 @dataclass(frozen=True)
@@ -88,19 +90,11 @@ def postimage(hunk: Hunk) -> list[str]:
     return [ln.text for ln in hunk.lines if ln.kind in (" ", "+")]
 
 
-def _context_ends(hunk: Hunk) -> tuple[int, int]:
+def context_ends(hunk: Hunk) -> tuple[int, int]:
     """Context lines before the first and after the last change."""
     kinds = [ln.kind for ln in hunk.lines if ln.kind in (" ", "-", "+")]
-    lead = 0
-    for k in kinds:
-        if k != " ":
-            break
-        lead += 1
-    trail = 0
-    for k in reversed(kinds):
-        if k != " ":
-            break
-        trail += 1
+    lead = next((i for i, k in enumerate(kinds) if k != " "), len(kinds))
+    trail = next((i for i, k in enumerate(reversed(kinds)) if k != " "), len(kinds))
     return lead, trail
 
 
@@ -133,58 +127,100 @@ def place(old: Sequence[Hashable], pre: Sequence[Hashable], want: int, lead: int
     return None
 
 
-def apply_hunks(lines: Sequence[str], hunks: Sequence[Hunk]) -> tuple[list[str], tuple[HunkResult, ...]]:
-    """Apply `hunks` in order to `lines`; a hunk that cannot be placed is
-    skipped (status "failed") and the others still apply."""
-    out: list[str] = []
+@dataclass(frozen=True)
+class Edit:
+    """A placed hunk: its lines (fuzz-cut context dropped) replace the old
+    lines from index `start` (0-based) on."""
+
+    start: int
+    lines: tuple[tuple[str, str], ...]   # (kind ' ' | '-' | '+', text)
+
+    @property
+    def end(self) -> int:
+        """Index just past the old lines it replaces."""
+        return self.start + sum(1 for kind, _ in self.lines if kind != "+")
+
+
+def _identity(line: str) -> Hashable:
+    return line
+
+
+def place_hunks(old: Sequence[Hashable], hunks: Sequence[Hunk],
+                key: Callable[[str], Hashable] = _identity
+                ) -> tuple[list[Edit], tuple[HunkResult, ...]]:
+    """Place `hunks` in order in `old` (lines, or their keys under `key`):
+    where each header says, shifted by the offset the hunks before needed,
+    else further away, else with fuzz. A hunk that can't be placed is
+    "present" when its postimage is already there, else "failed", and the
+    others are still placed."""
+    present = frozenset(old)
+    edits: list[Edit] = []
     results: list[HunkResult] = []
-    pos = 0              # next unconsumed index in `lines`
+    pos = 0              # next unconsumed index in `old`
     drift = 0            # offset the previous hunks needed
     for i, hunk in enumerate(hunks):
-        pre = preimage(hunk)
-        lead, trail = _context_ends(hunk)
+        pre = [key(t) for t in preimage(hunk)]
+        lead, trail = context_ends(hunk)
         # An empty old side (old_len 0) means "insert after line old_start".
         want = (hunk.old_start if hunk.old_len == 0 else hunk.old_start - 1) + drift
-        at = place(lines, pre, max(want, pos), lead, trail, lo=pos)
+        # removed lines are never fuzzed away: they must be in the file
+        removed = [key(ln.text) for ln in hunk.lines if ln.kind == "-"]
+        at = (place(old, pre, max(want, pos), lead, trail, lo=pos)
+              if present.issuperset(removed) else None)
         if at is None:
             # Like patch's "previously applied" check: is the postimage there?
-            post = postimage(hunk)
-            there = place(lines, post, max(want, pos), *_context_ends(hunk), lo=pos) if post else None
+            post = [key(t) for t in postimage(hunk)]
+            there = (place(old, post, max(want, pos), lead, trail, lo=pos)
+                     if post and present.issuperset(post) else None)
             status: HunkStatus = "present" if there is not None and there.fuzz == 0 else "failed"
             results.append(HunkResult(i, status, there.start + 1 if status == "present" and there
                                       else hunk.old_start))
             continue
         cut_head = min(at.fuzz, lead)
         cut_tail = min(at.fuzz, trail)
-        start = at.start + cut_head
-        end = at.start + len(pre) - cut_tail
-        post = postimage(hunk)
-        out.extend(lines[pos:start])
-        out.extend(post[cut_head:len(post) - cut_tail])
-        pos = end
+        body = [(ln.kind, ln.text) for ln in hunk.lines if ln.kind in (" ", "-", "+")]
+        edit = Edit(at.start + cut_head, tuple(body[cut_head:len(body) - cut_tail]))
+        edits.append(edit)
+        pos = edit.end
         drift = at.start - (want - drift)
-        results.append(HunkResult(i, at.status, start + 1, at.fuzz, at.offset))
+        results.append(HunkResult(i, at.status, edit.start + 1, at.fuzz, at.offset))
+    return edits, tuple(results)
+
+
+def apply_hunks(lines: Sequence[str], hunks: Sequence[Hunk]) -> tuple[list[str], tuple[HunkResult, ...]]:
+    """Apply `hunks` in order to `lines`; a hunk that cannot be placed is
+    skipped (status "failed" or "present") and the others still apply."""
+    edits, results = place_hunks(lines, hunks)
+    out: list[str] = []
+    pos = 0
+    for edit in edits:
+        out.extend(lines[pos:edit.start])
+        out.extend(text for kind, text in edit.lines if kind != "-")
+        pos = edit.end
     out.extend(lines[pos:])
-    return out, tuple(results)
+    return out, results
 
 
-def _previously_applied(lines: Sequence[str], hunks: Sequence[Hunk]) -> bool:
+def previously_applied(old: Sequence[Hashable], hunks: Sequence[Hunk],
+                       key: Callable[[str], Hashable] = _identity) -> bool:
     """patch's "Reversed (or previously applied) patch detected": every
     hunk's postimage is already there exactly and some preimage is not.
     Fuzzing the rest into place would corrupt the file (a stable backport
     of the same change is the usual cause)."""
+    present = frozenset(old)
     some_missing = False
     for hunk in hunks:
-        lead, trail = _context_ends(hunk)
-        post = postimage(hunk)
-        if not post:
+        lead, trail = context_ends(hunk)
+        post = [key(t) for t in postimage(hunk)]
+        if not post or not present.issuperset(post):
             return False
-        want = hunk.new_start - 1
-        there = place(lines, post, max(want, 0), lead, trail)
+        there = place(old, post, max(hunk.new_start - 1, 0), lead, trail)
         if there is None or there.fuzz:
             return False
-        pre = place(lines, preimage(hunk), max(hunk.old_start - 1, 0), lead, trail)
-        if pre is None or pre.fuzz:
+        pre = [key(t) for t in preimage(hunk)]
+        at = (place(old, pre, max(hunk.old_start - 1, 0), lead, trail)
+              if present.issuperset(pre) else None)
+        if at is None or at.fuzz:
             some_missing = True
     return some_missing
 
@@ -197,7 +233,7 @@ def apply_file(fp: FilePatch, old_text: str | None) -> FileResult:
     old = [] if old_text is None else old_text.split("\n")
     if old and old[-1] == "":
         old = old[:-1]
-    if _previously_applied(old, fp.hunks):
+    if previously_applied(old, fp.hunks):
         return FileResult(fp.path, old_text, tuple(
             HunkResult(i, "present", h.new_start) for i, h in enumerate(fp.hunks)))
     new, results = apply_hunks(old, fp.hunks)

@@ -6,25 +6,16 @@ the bounds and the model's own source, so re-planning the same tree is quick."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import pickle
-from dataclasses import asdict, dataclass
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass
 
 from kvmplan.cparse import events as ev
-from kvmplan.cparse.cache import cache_dir
 from kvmplan.graph.hooks import STARTING, HookGraph
-from kvmplan.model import Bounds, check
-from kvmplan.plan.edit import Code
+from kvmplan.model import Bounds, build_program
+from kvmplan.model.cache import explore_cached
+from kvmplan.model.invariants import STATE_RULES
 from kvmplan.plan.roles import Facts, is_common, is_core
 from kvmplan.rules import RULE_NAMES
 
-# State properties (kvmplan/model/invariants.py): reported once per rule, at
-# wherever the shortest trace ended, so their location is not their identity.
-STATE_RULES = frozenset({"KVM001", "KVM002", "KVM014"})
 
 # Locks that sleep: fine in task context, a bug with IRQs off.
 SLEEPING = frozenset({"mutex", "rwsem_read", "rwsem_write", "read"})
@@ -70,52 +61,12 @@ class Verdict:
     bound_reached: bool
 
 
-@lru_cache(maxsize=1)
-def _model_hash() -> str:
-    """The model's and rules' own source: a change there invalidates cached verdicts."""
-    h = hashlib.blake2b(digest_size=16)
-    root = Path(__file__).resolve().parents[1]
-    for sub in ("model", "rules", "graph"):
-        for path in sorted((root / sub).glob("*.py")):
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def _key(code: Code, bounds: Bounds) -> str:
-    h = hashlib.blake2b(digest_size=20)
-    h.update(_model_hash().encode())
-    h.update(repr(bounds).encode())
-    h.update(code.vendor.encode())
-    h.update(pickle.dumps((code.units, code.states, code.x86_ops), protocol=5))
-    return h.hexdigest()
-
-
-def verdict(code: Code, graph: HookGraph, bounds: Bounds, use_cache: bool = True) -> Verdict:
-    """The model's findings on `graph` (built from `code`)."""
-    where = cache_dir().parent / "plan" / f"{_key(code, bounds)}.json" if use_cache else None
-    if where is not None:
-        try:
-            data = json.loads(where.read_text(encoding="utf-8"))
-            return Verdict(tuple(Issue(**{**i, "details": tuple(i["details"])})
-                                 for i in data["issues"]), data["states"], data["bound_reached"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    result = check(graph, bounds)
+def verdict(graph: HookGraph, bounds: Bounds, use_cache: bool = True) -> Verdict:
+    """The model's findings on `graph` (results cached on disk by the model stage)."""
+    result = explore_cached(build_program(graph), bounds, None, use_cache)
     issues = tuple(Issue(f.rule, RULE_NAMES.get(f.rule, ""), f.function, f.file, f.line,
                          f.message, tuple(f.details)) for f in result.findings)
-    out = Verdict(issues, result.states, result.bound_reached)
-    if where is not None:
-        try:
-            where.parent.mkdir(parents=True, exist_ok=True)
-            tmp = where.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"issues": [asdict(i) for i in issues],
-                                       "states": out.states,
-                                       "bound_reached": out.bound_reached}), encoding="utf-8")
-            os.replace(tmp, where)
-        except OSError:
-            pass
-    return out
+    return Verdict(issues, result.states, result.bound_reached)
 
 
 def hazards(graph: HookGraph) -> tuple[Hazard, ...]:

@@ -22,9 +22,10 @@ variant it chose; trials[0] is the step as proposed ("literal")."""
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
+
+from kvmplan.source import kernel_release
 from typing import Any
 
 import jinja2
@@ -179,14 +180,8 @@ def _label(issue: dict[str, Any]) -> str:
 
 
 def _kernel_version(tree: str) -> str:
-    """VERSION.PATCHLEVEL.SUBLEVEL from the tree's Makefile, for the reader only."""
-    try:
-        head = (Path(tree) / "Makefile").read_text(encoding="utf-8", errors="replace")[:2000]
-    except OSError:
-        return ""
-    values = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)", head, re.MULTILINE))
-    parts = [values.get(k, "") for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL")]
-    return ".".join(p for p in parts if p) if parts[0] else ""
+    """The tree's release from its Makefile, for the reader only."""
+    return kernel_release(Path(tree))[1]
 
 
 def _touch_by_file(touch: list[dict[str, Any]]) -> list[dict[str, Any]]:

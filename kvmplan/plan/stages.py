@@ -129,7 +129,7 @@ def _try(step: Step, code: Code, graph: HookGraph, base: tuple[Issue, ...],
         except CannotModel as exc:
             out.append((Trial(step.id, variant.name, variant.text, False, str(exc)), code, graph))
             continue
-        result = verdict(new_code, new_graph, bounds, use_cache)
+        result = verdict(new_graph, bounds, use_cache)
         resolves, introduces = _diff(base, result.issues)
         seen = {h.key() for h in base_hazards}
         new_hazards = tuple(h for h in hazards(new_graph) if h.key() not in seen)
@@ -145,7 +145,7 @@ def _try(step: Step, code: Code, graph: HookGraph, base: tuple[Issue, ...],
 def validate(code: Code, graph: HookGraph, assessments: dict[str, Assessment],
              bounds: Bounds, use_cache: bool = True,
              opt_out: HookGraph | None = None) -> Validation:
-    base = verdict(code, graph, bounds, use_cache).issues
+    base = verdict(graph, bounds, use_cache).issues
     base_hazards = hazards(graph)
     stages: list[Stage] = []
     issues = base

@@ -11,9 +11,10 @@ import re
 from typing import Any
 
 from kvmplan import __version__
-from kvmplan.analyze.run import Review, Tracked
-from kvmplan.diff import FilePatch, Hunk
-from kvmplan.diff.apply import FileOutcome, HunkResult
+from kvmplan.analyze.provenance import new_ranges
+from kvmplan.analyze.run import Review, Tracked, finding_key
+from kvmplan.diff import Hunk
+from kvmplan.diff.apply import STATUSES
 from kvmplan.mail import Patch
 from kvmplan.rules import RULES
 
@@ -27,27 +28,10 @@ MAX_QUOTE = 24
 
 
 def fingerprint(t: Tracked) -> str:
-    """Stable across runs and line moves: rule, function, message without
-    numbers."""
-    msg = re.sub(r"\d+", "N", t.message)
-    return hashlib.sha256(f"{t.rule}\0{t.function}\0{msg}".encode()).hexdigest()[:32]
-
-
-def _applied(outcome: FileOutcome) -> list[HunkResult]:
-    return [r for r in outcome.hunks if r.status in ("exact", "offset", "fuzz")]
-
-
-def _new_ranges(fp: FilePatch, outcome: FileOutcome) -> list[tuple[Hunk, int, int]]:
-    """(hunk, first, last) new-side lines of each applied hunk, as placed."""
-    out = []
-    delta = 0
-    for r in _applied(outcome):
-        hunk = fp.hunks[r.index]
-        new_start = r.line + delta
-        size = sum(1 for ln in hunk.lines if ln.kind in (" ", "+"))
-        out.append((hunk, new_start, new_start + size - 1))
-        delta += hunk.added - hunk.removed
-    return out
+    """Stable across runs and line moves: the key that tracks a finding
+    across the series' prefixes (analyze.run.finding_key), hashed."""
+    key = "\0".join(finding_key(t.rule, t.function, t.message))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _mentions(hunk: Hunk, name: str) -> int:
@@ -76,7 +60,7 @@ def pick_hunk(review: Review, t: Tracked) -> tuple[str, Hunk, int] | None:
             for fp, outcome in zip(patch.files, result.files):
                 if fp.path != file or outcome.skipped:
                     continue
-                for hunk, first, last in _new_ranges(fp, outcome):
+                for hunk, first, last in new_ranges(fp, outcome):
                     if first <= line <= last:
                         return fp.path, hunk, line
     names = [t.function] + [s.function for s in t.trace if s.function]
@@ -84,8 +68,7 @@ def pick_hunk(review: Review, t: Tracked) -> tuple[str, Hunk, int] | None:
     for fp, outcome in zip(patch.files, result.files):
         if outcome.skipped:
             continue
-        for r in _applied(outcome):
-            hunk = fp.hunks[r.index]
+        for hunk, _, _ in new_ranges(fp, outcome):
             score = sum(_mentions(hunk, n) * (3 if i == 0 else 1)
                         for i, n in enumerate(dict.fromkeys(names)))
             if score and (best is None or score > best[0]):
@@ -218,7 +201,7 @@ def review_dict(review: Review, timing: bool = False,
         patches.append({
             "index": p.index, "label": patch_label(review, p.index), "subject": p.subject,
             "title": p.title, "message_id": p.message_id, "author": p.author,
-            "hunks": {k: r.count(k) for k in ("exact", "offset", "fuzz", "present", "failed")},
+            "hunks": {k: r.count(k) for k in STATUSES},
             "files": [{"path": o.path, "skipped": o.skipped,
                        "hunks": [{"index": h.index + 1, "status": h.status, "line": h.line,
                                   "fuzz": h.fuzz, "offset": h.offset} for h in o.hunks]}
@@ -238,7 +221,7 @@ def review_dict(review: Review, timing: bool = False,
         "base": {"mode": review.mode, "name": review.base, "reason": review.base_reason},
         "bounds": {"cpus": review.bounds.cpus, "hotplug_events": review.bounds.hotplug_events,
                    "failures": review.bounds.failures, "system": list(review.bounds.system)},
-        "apply": {k: review.hunks(k) for k in ("exact", "offset", "fuzz", "present", "failed")}
+        "apply": {k: review.hunks(k) for k in STATUSES}
         | {"files_skipped": review.skipped_files},
         "verdict": verdict,
         "counts": {st: sum(1 for f in findings if f["status"] == st and not f["uncertain"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -81,3 +82,22 @@ class SourceTree:
         merged = dict(self.overlay)
         merged.update(changes)
         return SourceTree(self.root, merged)
+
+
+_MAKE_VAR = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)", re.M)
+
+
+def kernel_release(root: Path) -> tuple[str, str]:
+    """(major, release) from a tree's top Makefile: ("6.1", "6.1.192");
+    ("", "") when there is none. A zero SUBLEVEL is left out, as `make
+    kernelversion` does."""
+    try:
+        head = (Path(root) / "Makefile").read_text(encoding="utf-8", errors="replace")[:2000]
+    except OSError:
+        return "", ""
+    v = dict(_MAKE_VAR.findall(head))
+    if not v.get("VERSION"):
+        return "", ""
+    major = f"{v['VERSION']}.{v.get('PATCHLEVEL', '')}".strip(".")
+    sub = v.get("SUBLEVEL", "")
+    return major, major + (f".{sub}" if sub not in ("", "0") else "") + v.get("EXTRAVERSION", "")
