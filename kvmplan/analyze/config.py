@@ -89,7 +89,7 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"rules", "severity", "accept"})
+    unknown = sorted(set(data) - {"rules", "severity", "accept", "bot"})  # [bot]: kvmplan.bot.config
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}")
     rules = set(RULES)

@@ -30,9 +30,9 @@ def _root() -> None:
 def _register() -> None:
     # Command modules import their heavy dependencies inside the command, so
     # `kvmplan --help` stays fast.
-    from kvmplan.cli import analyze, baseline, graph, model, plan, rules, series
+    from kvmplan.cli import analyze, baseline, bot, graph, model, plan, rules, series
 
-    for module in (series, analyze, graph, model, rules, plan, baseline):
+    for module in (series, analyze, graph, model, rules, plan, baseline, bot):
         module.register(app)
 
 
