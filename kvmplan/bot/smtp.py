@@ -43,7 +43,7 @@ def send(cfg: SmtpConfig, envelope_from: str, data: bytes) -> Sent:
         return Sent("no-recipient", (), dropped)
     if "Date" not in msg:
         msg["Date"] = email.utils.formatdate(usegmt=True)
-    payload = msg.as_bytes()
+    payload = msg.as_bytes(policy=compat32.clone(linesep="\r\n"))   # SMTP wants CRLF
     with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as server:
         server.ehlo_or_helo_if_needed()
         if cfg.starttls:
