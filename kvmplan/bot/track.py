@@ -74,7 +74,10 @@ def _split(raw: bytes) -> tuple[list[tuple[str, str]], bytes]:
 
 def content_hash(raw: bytes) -> str:
     """sha256 over the sender's headers (normalised whitespace) and the body."""
-    headers, body = _split(raw)
+    return _hash(*_split(raw))
+
+
+def _hash(headers: list[tuple[str, str]], body: bytes) -> str:
     h = hashlib.sha256()
     for name in _CONTENT_HEADERS:
         for n, value in headers:
@@ -102,6 +105,17 @@ def _address(value: str) -> str:
     return email.utils.parseaddr(value)[1].strip().lower()
 
 
+def _message_id(value: str, raw: bytes) -> str:
+    """As kvmplan.mail.parse_message reads it, synthetic id included."""
+    ids = _MSGID.findall(value)
+    if ids:
+        return ids[0]
+    bare = value.strip().strip("<>").strip()
+    if bare and " " not in bare:
+        return bare
+    return "kvmplan-" + hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()[:16] + "@local"
+
+
 def series_id(root: str, version: int, expected: int, sender: str) -> SeriesId:
     key = hashlib.sha256(f"{root}\0{version}\0{expected}\0{sender}".encode()).hexdigest()[:16]
     return SeriesId(key, root, version, expected, sender)
@@ -111,8 +125,7 @@ def oversized(raw: bytes, origin: str) -> Arrival:
     """A mail over the size limit: only its headers are read."""
     headers, _ = _split(raw[:65536])
     get = {n: v for n, v in reversed(headers)}
-    ids = _MSGID.findall(get.get("message-id", ""))
-    msgid = ids[0] if ids else f"kvmplan-{hashlib.sha256(raw).hexdigest()[:24]}@local"
+    msgid = _message_id(get.get("message-id", ""), raw)
     subject = decode_header(get.get("subject", ""))
     s = parse_subject(subject)
     series = None
@@ -126,19 +139,26 @@ def oversized(raw: bytes, origin: str) -> Arrival:
 
 
 def classify(raw: bytes, origin: str) -> Arrival:
-    m = parse_message(raw, origin)
-    s = parse_subject(m.subject)
-    date = _date(m.date)
-    notes = tuple(d.text for d in m.diagnostics if d.severity != "info")
+    """File one mail. Only a patch or cover letter is decoded in full (its
+    sender and threading decide its series); for the rest, most of a list's
+    traffic, the headers are enough."""
+    headers, body = _split(raw)
+    digest = _hash(headers, body)
+    get = {n: v for n, v in reversed(headers)}
+    s = parse_subject(decode_header(get.get("subject", "")))
     if s.is_patch and not s.is_reply:
+        m = parse_message(raw, origin)
         root = m.references[0] if m.references else m.in_reply_to or m.message_id
         sid = series_id(root, s.version, s.expected or 1, _address(m.author))
         kind = "cover" if s.index == 0 else "patch"
-        return Arrival(m.message_id, content_hash(raw), kind, m.subject, date, sid, s.index,
+        notes = tuple(d.text for d in m.diagnostics if d.severity != "info")
+        return Arrival(m.message_id, digest, kind, m.subject, _date(m.date), sid, s.index,
                        s.title, notes)
-    kind = "reply" if s.is_reply or m.parents else "other"
-    return Arrival(m.message_id, content_hash(raw), kind, m.subject, date, None, None, s.title,
-                   notes)
+    msgid = _message_id(get.get("message-id", ""), raw)
+    threaded = bool(_MSGID.search(get.get("in-reply-to", "") + get.get("references", "")))
+    kind = "reply" if s.is_reply or threaded else "other"
+    return Arrival(msgid, digest, kind, decode_header(get.get("subject", "")),
+                   _date(get.get("date", "")), None, None, s.title)
 
 
 _FROM_QUOTED = re.compile(rb"^(>*From )", re.MULTILINE)
