@@ -59,7 +59,7 @@ def _replies_archive(mboxes: list[Path], copies: int, dest: Path) -> int:
         for raw in raws:
             head, _, body = raw.partition(b"\n\n")
             head = re.sub(rb"(?im)^Message-ID:\s*<([^>]*)>",
-                          lambda m: b"Message-ID: <c%d." % c + m.group(1) + b">", head, count=1)
+                          lambda m, c=c: b"Message-ID: <c%d." % c + m.group(1) + b">", head, count=1)
             head = re.sub(rb"(?im)^Subject:\s*(?!Re:)", b"Subject: Re: ", head, count=1)
             out += b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + head + b"\n\n" + body + b"\n"
             n += 1
@@ -90,7 +90,7 @@ def main() -> None:
         env = dict(os.environ)
         total = None
         print(f"corpus: {len(mboxes)} mboxes as a public-inbox archive; "
-              f"{os.cpu_count()} CPUs; kvmplan bot --once, analysis jobs=1")
+              f"{os.cpu_count()} CPUs; kvmplan bot --once, analysis jobs: one per CPU")
         if not args.no_cold:
             cold_env = env | {"KVMPLAN_CACHE": str(t / "cache")}
             secs, end = _bot(repo.parent.parent, t / "cold", cold_env)

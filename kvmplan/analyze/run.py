@@ -23,7 +23,7 @@ from kvmplan.diff.apply import FileOutcome
 from kvmplan.graph import HookGraph
 from kvmplan.mail import Series
 from kvmplan.model import Bounds, Finding, Program, build_program
-from kvmplan.model.cache import explore_cached, program_key
+from kvmplan.model.cache import cached_result, explore_cached, program_key
 from kvmplan.model.invariants import STATE_RULES
 from kvmplan.rules import RULE_NAMES
 
@@ -310,13 +310,25 @@ def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: se
 
 def _map_runs(programs: list[Program], bounds: Bounds, rules: set[str], jobs: int) -> list[
         tuple[list[Finding], int, float, bool]]:
-    if jobs <= 1 or len(programs) <= 1:
-        return [_explore(p, bounds, rules) for p in programs]
-    from concurrent.futures import ProcessPoolExecutor
+    # Results already on disk are read here: a process pool for them would
+    # cost more than the lookups.
+    out: list[tuple[list[Finding], int, float, bool] | None] = []
+    for p in programs:
+        hit = cached_result(p, bounds, rules)
+        out.append(None if hit is None else
+                   (hit.findings, hit.states, hit.seconds, hit.bound_reached))
+    misses = [i for i, r in enumerate(out) if r is None]
+    if jobs <= 1 or len(misses) <= 1:
+        for i in misses:
+            out[i] = _explore(programs[i], bounds, rules)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(programs))) as pool:
-        futures = [pool.submit(_explore, p, bounds, rules) for p in programs]
-        return [f.result() for f in futures]
+        with ProcessPoolExecutor(max_workers=min(jobs, len(misses))) as pool:
+            futures = {i: pool.submit(_explore, programs[i], bounds, rules) for i in misses}
+            for i, f in futures.items():
+                out[i] = f.result()
+    return [r for r in out if r is not None]
 
 
 def _track(series: Series, per_prefix: list[list[Finding]], history: History,

@@ -12,7 +12,7 @@ limits for untrusted input. Every key is optional; the defaults are below.
     baseline = "linux-6.12"       # or tree = "/path/to/linux" (read only); default: choose
     cpus = 2                      # model bounds, as `kvmplan analyze`
     failures = 0
-    jobs = 2                      # parallel model runs inside one analysis
+    jobs = 2                      # parallel model runs in one analysis (0: one per CPU, up to 4)
     batch = 500                   # mails read per state transaction
 
     [bot.smtp]                    # no table: nothing is sent, the outbox is the product
@@ -66,7 +66,7 @@ class BotConfig:
     tree: str | None = None
     cpus: int = 2
     failures: int = 0
-    jobs: int = 1
+    jobs: int = 0
     batch: int = 500                      # mails read per transaction
     vendor: str = "vmx"
     smtp: SmtpConfig | None = None
@@ -159,7 +159,9 @@ def check(cfg: BotConfig, where: str = "bot") -> None:
     """Refuse settings the bot can't honour (one line, naming the key)."""
     if cfg.grace < 0:
         raise ConfigError(f"{where}: grace must be >= 0")
-    for name in ("max_message_bytes", "max_patches", "max_attempts", "jobs", "batch"):
+    if cfg.jobs < 0:
+        raise ConfigError(f"{where}: jobs must be >= 0 (0: one per CPU, up to 4)")
+    for name in ("max_message_bytes", "max_patches", "max_attempts", "batch"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{where}: {name} must be >= 1")
     if cfg.analysis_timeout <= 0:

@@ -33,7 +33,8 @@ from kvmplan.bot.config import BotConfig
 from kvmplan.bot.log import Log
 from kvmplan.bot.sources import Incoming, Source
 from kvmplan.bot.state import Output, SeriesRow, State
-from kvmplan.bot.track import classify, mboxrd, oversized
+from kvmplan.bot.track import classify, mboxrd, oversized, unreadable
+from kvmplan.bot.worker import die_with_parent
 from kvmplan.mail.series import format_ranges
 
 WORK = ".kvmplan-work"
@@ -57,17 +58,6 @@ class PassStats:
     marked: int = 0
     sent: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _die_with_parent() -> None:
-    """In the worker, before exec: be killed when the bot dies (Linux)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _group_of_ours(pgid: int) -> bool:
@@ -195,10 +185,15 @@ class Bot:
     def _file(self, db: Any, inc: Incoming) -> None:
         self.stats.read += 1
         size = len(inc.raw)
-        if size > self.cfg.max_message_bytes:
-            a = oversized(inc.raw, inc.origin)
-        else:
-            a = classify(inc.raw, inc.origin)
+        try:
+            if size > self.cfg.max_message_bytes:
+                a = oversized(inc.raw, inc.origin)
+            else:
+                a = classify(inc.raw, inc.origin)
+        except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the list
+            self.log.error("message.unreadable", origin=inc.origin,
+                           why=f"{type(exc).__name__}: {exc}"[:200])
+            a = unreadable(inc.raw)
         hashes = State.known(db, a.msgid)
         if a.hash in hashes:
             self.stats.duplicates += 1
@@ -333,12 +328,12 @@ class Bot:
         job = {"key": row.key, "mbox": str(jobdir / "series.mbox"), "version": row.version,
                "tree": cfg.tree, "baseline": cfg.baseline, "config": cfg.config_path,
                "cpus": cfg.cpus, "failures": cfg.failures, "vendor": cfg.vendor,
-               "jobs": cfg.jobs, "sender": cfg.sender, "target_url": cfg.target_url}
+               "jobs": cfg.jobs or min(os.cpu_count() or 1, 4), "sender": cfg.sender, "target_url": cfg.target_url}
         (jobdir / "job.json").write_text(json.dumps(job, indent=2), encoding="utf-8")
         with open(jobdir / "worker.log", "wb") as errlog:
             proc = subprocess.Popen([sys.executable, "-m", "kvmplan.bot.worker", str(jobdir)],
                                     stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog,
-                                    start_new_session=True, preexec_fn=_die_with_parent)
+                                    start_new_session=True, preexec_fn=die_with_parent)
         with self.state.transaction() as db:
             State.set_status(db, row.key, "analyzing", worker=proc.pid)
         self.crashpoint("worker")

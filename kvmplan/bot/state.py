@@ -284,9 +284,9 @@ class State:
                        [(o.msgid, key, o.path, time.time()) for o in replies])
 
     def pending_sends(self) -> list[tuple[str, str, str, int]]:
-        return [tuple(r) for r in self.db.execute(  # type: ignore[misc]
-            "SELECT msgid, series, path, attempts FROM sends WHERE status='pending' "
-            "ORDER BY series, path")]
+        rows = self.db.execute("SELECT msgid, series, path, attempts FROM sends "
+                               "WHERE status='pending' ORDER BY series, path")
+        return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
     def reply_text(self, key: str, path: str) -> bytes | None:
         row = self.db.execute("SELECT data FROM outputs WHERE series=? AND path=?",

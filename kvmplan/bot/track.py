@@ -109,7 +109,7 @@ def _message_id(value: str, raw: bytes) -> str:
     """As kvmplan.mail.parse_message reads it, synthetic id included."""
     ids = _MSGID.findall(value)
     if ids:
-        return ids[0]
+        return str(ids[0])
     bare = value.strip().strip("<>").strip()
     if bare and " " not in bare:
         return bare
@@ -136,6 +136,13 @@ def oversized(raw: bytes, origin: str) -> Arrival:
         series = series_id(root, s.version, s.expected or 1, _address(get.get("from", "")))
     return Arrival(msgid, hashlib.sha256(raw).hexdigest()[:32], "too-large", subject,
                    _date(get.get("date", "")), series, s.index if series else None, s.title)
+
+
+def unreadable(raw: bytes) -> Arrival:
+    """A mail the bot could not read: remembered (so not retried), never reviewed."""
+    digest = hashlib.sha256(raw).hexdigest()[:32]
+    return Arrival(f"kvmplan-unreadable-{digest[:16]}@local", digest, "other", "", None, None,
+                   None, "")
 
 
 def classify(raw: bytes, origin: str) -> Arrival:

@@ -18,6 +18,7 @@ import email
 import json
 import os
 import re
+import signal
 import sys
 import urllib.parse
 from email.policy import compat32
@@ -26,6 +27,18 @@ from typing import Any
 
 CONTEXT = "kvmplan"
 CHECK_SCHEMA = "kvmplan.check/1"
+
+
+def die_with_parent() -> None:
+    """Be killed when the parent dies (Linux PR_SET_PDEATHSIG): the bot's
+    worker when the bot dies, the worker's model-run processes when it does,
+    so a kill -9 of the bot leaves nothing running."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def slug(title: str) -> str:
@@ -143,6 +156,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m kvmplan.bot.worker JOBDIR\n")
         return 2
     jobdir = Path(argv[0])
+    os.register_at_fork(after_in_child=die_with_parent)
     job = json.loads((jobdir / "job.json").read_text(encoding="utf-8"))
     result = run(job)
     tmp = jobdir / "result.json.tmp"

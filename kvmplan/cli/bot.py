@@ -56,8 +56,15 @@ def register(app: typer.Typer) -> None:
         review to OUTBOX/reviews. Restarting, killing or re-delivering mail
         never duplicates or loses a reply."""
         from kvmplan.analyze import ConfigError
-        from kvmplan.bot import (Bot, BotError, Log, SourceError, StateError, load_bot_config,
-                                 open_source)
+        from kvmplan.bot import (
+            Bot,
+            BotError,
+            Log,
+            SourceError,
+            StateError,
+            load_bot_config,
+            open_source,
+        )
         from kvmplan.bot.config import check
         from kvmplan.bot.log import LEVELS
 

@@ -82,21 +82,28 @@ def _cache_file(program: Program, bounds: Bounds, rules: set[str] | None) -> Pat
     return cache_dir().parent / "model" / key[:2] / f"{key}.pickle"
 
 
+def cached_result(program: Program, bounds: Bounds, rules: set[str] | None = None) -> Result | None:
+    """The result of an earlier run on the same program, or None (no run)."""
+    t0 = time.perf_counter()
+    try:
+        with open(_cache_file(program, bounds, rules), "rb") as fh:
+            findings, states, transitions, bound, notes = pickle.load(fh)
+        return Result(findings, states, transitions, time.perf_counter() - t0, bound, notes)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+            ValueError, TypeError):
+        return None
+
+
 def explore_cached(program: Program, bounds: Bounds, rules: set[str] | None = None,
                    use_cache: bool = True) -> Result:
     """explore(), or its result from an earlier run on the same program.
     A cached Result has `seconds` of the lookup, and no `example`."""
     if not use_cache:
         return explore(program, bounds, rules)
-    t0 = time.perf_counter()
+    hit = cached_result(program, bounds, rules)
+    if hit is not None:
+        return hit
     where = _cache_file(program, bounds, rules)
-    try:
-        with open(where, "rb") as fh:
-            findings, states, transitions, bound, notes = pickle.load(fh)
-        return Result(findings, states, transitions, time.perf_counter() - t0, bound, notes)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-            ValueError, TypeError):
-        pass
     result = explore(program, bounds, rules)
     try:
         where.parent.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import (SMALL, bot_cmd, concat, corpus, events, replies_by_series, run_bot,
-                      series_rows, snapshot)
+from bothelp import (
+    SMALL,
+    bot_cmd,
+    concat,
+    corpus,
+    events,
+    replies_by_series,
+    run_bot,
+    series_rows,
+    snapshot,
+)
 
 from kvmplan.mail import split_mbox
 
@@ -211,3 +220,41 @@ def test_interval_mode_picks_up_mail_as_the_mbox_grows(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     assert [r["status"] for r in series_rows(out)] == ["replied", "replied"]
+
+
+def test_bad_mail_is_logged_and_the_rest_is_reviewed(tmp_path: Path) -> None:
+    """Our edge-case fixtures (base64 CRLF body, ISO-8859-1, HTML only, a
+    patch attachment, a diff path escaping the tree, a truncated mbox) plus
+    binary junk, delivered to a maildir next to a real series: no traceback,
+    every series decided, the real one reviewed."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "patches"
+    maildir = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    names = ["attachment.eml", "base64-crlf.eml", "html-only.eml", "iso-8859-1.eml",
+             "traversal.patch", "truncated.mbox"]
+    for i, name in enumerate(names):
+        (maildir / "new" / f"{100 + i}.fixture.host").write_bytes((fixtures / name).read_bytes())
+    (maildir / "new" / "200.junk.host").write_bytes(bytes(range(256)) * 40)
+    (maildir / "new" / "201.empty.host").write_bytes(b"")
+    for i, raw in enumerate(split_mbox(corpus(SMALL[0])[0].read_bytes(), "x")):
+        (maildir / "cur" / f"{300 + i}.pte.host:2,S").write_bytes(raw.data)
+    out = tmp_path / "out"
+    cfg = _write_config(tmp_path / "kvmplan.toml",
+                        target_url="https://ci.example.org/{series}.html?patch={index}&m={msgid}")
+    r = run_bot(maildir, out, "--once", "--grace", "0", "--config", str(cfg), "--progress")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    progress = [ln for ln in r.stderr.splitlines() if ln.startswith("kvmplan bot: ")]
+    assert progress and "mails read" in progress[-1] and "replied" in progress[-1]
+    check = json.loads((next((out / "checks").glob("kvm-x86-mmu-pte-*")) / "0002.json").read_text())
+    assert check["check"]["target_url"] == (
+        "https://ci.example.org/kvm-x86-mmu-pte-list-desc-fix-and-cleanups-v1-bad6529a21.html"
+        "?patch=2&m=20220624232735.3090056-3-seanjc@google.com")
+    rows = series_rows(out)
+    assert rows and all(r["status"] in ("replied", "skipped") for r in rows)
+    assert any(r["title"] == "KVM: x86/mmu: pte_list_desc fix and cleanups"
+               and r["status"] == "replied" for r in rows)
+    assert not [e for e in events(out) if e["level"] == "error"]
+    for path in snapshot(out):
+        assert not path.startswith("..") and "/../" not in path

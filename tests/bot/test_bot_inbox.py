@@ -8,8 +8,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import (REWORK, SMALL, corpus, events, make_inbox, replies_by_series, run_bot,
-                      series_rows, snapshot)
+from bothelp import (
+    REWORK,
+    SMALL,
+    corpus,
+    events,
+    make_inbox,
+    replies_by_series,
+    run_bot,
+    series_rows,
+    snapshot,
+)
 
 
 def test_public_inbox_archive_one_review_per_series_version(tmp_path: Path) -> None:

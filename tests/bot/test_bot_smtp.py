@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import SMALL, concat, corpus, events, run_bot, series_rows, snapshot
+from bothelp import SMALL, concat, corpus, events, run_bot, series_rows, snapshot
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd (test extra) not installed")
 
@@ -18,7 +18,7 @@ class Collect:
     def __init__(self) -> None:
         self.envelopes: list[tuple[str, list[str], bytes]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
@@ -77,7 +77,7 @@ allow = ["vger.kernel.org"]
 
 
 def test_nothing_is_sent_without_smtp_config(tmp_path: Path, smtp_server) -> None:
-    port, handler = smtp_server
+    _, handler = smtp_server
     mbox = concat(corpus(SMALL[0]), tmp_path / "list.mbox")
     out = tmp_path / "out"
     assert run_bot(mbox, out).returncode == 0

@@ -1,4 +1,4 @@
-"""Shared by the bot tests: run `kvmplan bot` as a process (the way an
+"""Helpers for the bot tests: run `kvmplan bot` as a process (the way an
 operator does, so SIGKILL really kills it), read its outbox and state.
 
 The analyses use the default model cache, which the analyze tests have
