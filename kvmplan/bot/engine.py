@@ -31,7 +31,7 @@ from kvmplan.bot import outbox as box
 from kvmplan.bot import smtp
 from kvmplan.bot.config import BotConfig
 from kvmplan.bot.log import Log
-from kvmplan.bot.sources import Incoming, Source
+from kvmplan.bot.sources import Incoming, Source, SourceError
 from kvmplan.bot.state import Output, SeriesRow, State
 from kvmplan.bot.track import classify, mboxrd, oversized, unreadable
 from kvmplan.bot.worker import die_with_parent
@@ -172,15 +172,20 @@ class Bot:
             def seen(item: str, name: str = src.name) -> bool:
                 return self.state.seen_item(name, item)
 
-            for batch in src.scan(cursor, final=final, seen=seen, batch_size=self.cfg.batch):
-                for note in batch.notes:
-                    self.log.warning("source.note", source=src.name, note=note)
-                with self.state.transaction() as db:
-                    for inc in batch.messages:
-                        self._file(db, inc)
-                    State.save_cursor(db, src.name, batch.cursor, batch.items)
-                self.crashpoint("ingest")
-                self.log.progress(self._progress_text("reading"))
+            try:
+                for batch in src.scan(cursor, final=final, seen=seen, batch_size=self.cfg.batch):
+                    for note in batch.notes:
+                        self.log.warning("source.note", source=src.name, note=note)
+                    with self.state.transaction() as db:
+                        for inc in batch.messages:
+                            self._file(db, inc)
+                        State.save_cursor(db, src.name, batch.cursor, batch.items)
+                    self.crashpoint("ingest")
+                    self.log.progress(self._progress_text("reading"))
+            except SourceError as exc:
+                # What was read stays read (its cursor is saved); the next
+                # pass starts from there.
+                self.log.error("source.unreadable", source=src.name, why=str(exc))
 
     def _file(self, db: Any, inc: Incoming) -> None:
         self.stats.read += 1
