@@ -76,19 +76,27 @@ def _codes(value: Any, where: str) -> list[str]:
     return out
 
 
-def load_config(path: Path | None) -> Config:
-    """Read `path` (None: ./kvmplan.toml when it exists, else defaults)."""
+def read_toml(path: Path | None) -> tuple[Path, dict[str, Any]] | None:
+    """kvmplan.toml's tables: `path`, or ./kvmplan.toml when it exists (None
+    when neither is given). Also read by the bot for its [bot] table."""
     if path is None:
-        default = Path("kvmplan.toml")
-        if not default.is_file():
-            return Config()
-        path = default
+        path = Path("kvmplan.toml")
+        if not path.is_file():
+            return None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read `path` (None: ./kvmplan.toml when it exists, else defaults)."""
+    found = read_toml(path)
+    if found is None:
+        return Config()
+    path, data = found
     unknown = sorted(set(data) - {"rules", "severity", "accept", "bot"})  # [bot]: kvmplan.bot.config
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}")

@@ -29,17 +29,11 @@ limits for untrusted input. Every key is optional; the defaults are below.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from kvmplan.analyze.config import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from kvmplan.analyze.config import ConfigError, read_toml
 
 
 @dataclass(frozen=True)
@@ -127,23 +121,16 @@ def _table(data: dict[str, Any], keys: dict[str, tuple[str, type]], where: str) 
 
 def load_bot_config(path: Path | None) -> BotConfig:
     """The [bot] table of `path` (None: ./kvmplan.toml when present)."""
-    if path is None:
-        default = Path("kvmplan.toml")
-        if not default.is_file():
-            return BotConfig()
-        path = default
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    found = read_toml(path)
+    if found is None:
+        return BotConfig()
+    path, data = found
     section = data.get("bot", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [bot] must be a table")
     smtp_data = section.pop("smtp", None)
     values = _table(section, _KEYS, f"{path}: bot")
-    cfg = BotConfig(**values, config_path=str(path))
+    cfg = BotConfig(**values, config_path=str(path.resolve()))
     if smtp_data is not None:
         if not isinstance(smtp_data, dict) or "host" not in smtp_data:
             raise ConfigError(f"{path}: [bot.smtp] needs at least host")
