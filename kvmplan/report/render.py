@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from kvmplan.analyze.run import Review
+from kvmplan.mail.series import format_ranges
 from kvmplan.report.view import review_dict
 from kvmplan.rules import RULES
 
@@ -26,9 +27,11 @@ FORMATS = ("markdown", "email", "text", "json", "sarif")
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              autoescape=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["ranges"] = format_ranges      # [1, 2, 4, 5, 6] -> "1-2, 4-6"
+    return env
 
 
 def render_markdown(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
@@ -211,9 +214,10 @@ def render_emails(review: Review, sender: str = "kvmplan <kvmplan@localhost>") -
 
 def _series_summary(data: dict[str, Any]) -> str:
     a = data["apply"]
+    n = data["series"]["patches"]
     lines = [
-        f"kvmplan ran the series through its model of KVM's virtualization "
-        f"lifecycle, after each of the {data['series']['patches']} patches.",
+        "kvmplan ran the series through its model of KVM's virtualization "
+        "lifecycle, " + (f"after each of the {n} patches." if n != 1 else "after its one patch."),
         "",
         f"Verdict: {data['verdict']}.",
         f"Base: {data['base']['name']} ({data['base']['reason']}).",
@@ -221,6 +225,11 @@ def _series_summary(data: dict[str, Any]) -> str:
         f"{a['present']} already present, {a['failed']} failed.",
         "",
     ]
+    missing = data["series"]["missing"]
+    if missing:
+        lines[-1:-1] = [f"Incomplete: patch{'es' if len(missing) != 1 else ''} "
+                        f"{format_ranges(missing)} of {data['series']['expected']} did not "
+                        f"arrive; the series was judged without them."]
     for title, key in (("Introduced", "introduced"), ("Fixed", "fixed"),
                        ("Pre-existing (unchanged by the series)", "pre_existing")):
         items = data[key]

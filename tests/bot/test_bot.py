@@ -52,6 +52,8 @@ def test_once_reviews_each_series_once_and_rerun_adds_nothing(tmp_path: Path) ->
         doc = json.loads(first[k])
         assert doc["check"]["context"] == "kvmplan"
         assert doc["check"]["state"] in ("success", "warning", "fail")
+    tdx_reply = first[next(k for k in first if k.startswith("maildir/") and "-v8-" in k)]
+    assert b"Incomplete: patches 1-2, 4-103 of 103 did not arrive;" in tdx_reply
     assert "series incomplete: 102 of 103 patches missing" in json.loads(
         first[next(k for k in checks if "-v8-" in k)])["check"]["description"]
 
