@@ -82,6 +82,15 @@ def test_redelivered_mail_is_not_reviewed_again(tmp_path: Path) -> None:
     assert (end["read"], end["duplicates"], end["reviewed"]) == (5, 5, 0)
     assert snapshot(out) == first
 
+    # Other content under a Message-ID already read: logged, the first kept.
+    raw = split_mbox(mbox.read_bytes(), "x")[2].data
+    (maildir / "new" / "2000.M2P2.host").write_bytes(raw.replace(b"\n\n", b"\n\nInjected.\n", 1))
+    r = run_bot([mbox, maildir], out)
+    assert r.returncode == 0, r.stderr
+    [conflict] = [e for e in events(out) if e["event"] == "message.conflict"]
+    assert conflict["msgid"] == "20220624232735.3090056-3-seanjc@google.com"
+    assert snapshot(out) == first
+
 
 def test_missing_patches_wait_for_the_grace_period(tmp_path: Path) -> None:
     msgs = split_mbox(corpus("kvm-cpu-hotplug-chao-gao-v4.mbox")[0].read_bytes(), "x")
