@@ -19,10 +19,10 @@ STATE_NAME = "kvmplan-bot.sqlite"
 def register(app: typer.Typer) -> None:
     @app.command("bot")
     def bot_cmd(
-        source: List[str] = typer.Option(..., "--source", help="maildir, mbox that grows, or "
+        source: List[str] = typer.Option(..., "--source", metavar="SRC", help="maildir, mbox that grows, or "
                                          "public-inbox v2 archive (inbox dir or epoch git "
                                          "repo); may be repeated"),
-        outbox: Path = typer.Option(..., "--outbox", help="where replies (a maildir), "
+        outbox: Path = typer.Option(..., "--outbox", metavar="DIR", help="where replies (a maildir), "
                                     "patchwork checks and reviews go"),
         state: Optional[Path] = typer.Option(None, "--state", help=f"SQLite state (default: "
                                              f"OUTBOX/{STATE_NAME})"),
