@@ -132,19 +132,27 @@ class Output:
 
 
 class State:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        """Open (or create) the state; `readonly` for a look while a bot runs."""
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(_SCHEMA)
+            if readonly:
+                if not path.is_file():
+                    raise StateError(f"{path}: no bot state here")
+                self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None, timeout=30)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.executescript(_SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
+            if row is None and not readonly:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif row[0] != SCHEMA_VERSION:
-                raise StateError(f"{path}: state schema {row[0]}, this kvmplan reads {SCHEMA_VERSION}")
+            elif row is None or row[0] != SCHEMA_VERSION:
+                raise StateError(f"{path}: state schema {row[0] if row else 'missing'}, "
+                                 f"this kvmplan reads {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise StateError(f"{path}: cannot open the bot state: {exc}") from None
 

@@ -123,3 +123,50 @@ def register(app: typer.Typer) -> None:
         finally:
             bot.close()
         raise typer.Exit(EXIT_OK)
+
+    @app.command("bot-status")
+    def bot_status_cmd(
+        outbox: Path = typer.Option(..., "--outbox", metavar="DIR", help="the bot's outbox"),
+        state: Optional[Path] = typer.Option(None, "--state", help=f"SQLite state (default: "
+                                             f"OUTBOX/{STATE_NAME})"),
+        fmt: str = typer.Option("text", "--format", "-f", help="text or json"),
+        only: Optional[str] = typer.Option(None, "--status", help="only series in this status "
+                                           "(waiting, analyzing, delivering, replied, limit, "
+                                           "failed, skipped)"),
+    ) -> None:
+        """What the bot knows, read only (safe while it runs): each series
+        version, its status and why (a limit hit, a crash, patches missing)."""
+        import json
+
+        from kvmplan.bot import State, StateError
+        from kvmplan.bot.state import STATUSES
+
+        if fmt not in ("text", "json"):
+            fail(f"--format {fmt}: expected text or json")
+        if only is not None and only not in STATUSES:
+            fail(f"--status {only}: expected one of {', '.join(STATUSES)}")
+        try:
+            st = State(state or outbox / STATE_NAME, readonly=True)
+        except StateError as exc:
+            fail(str(exc))
+        rows = [r for r in st.all_series() if only is None or r.status == only]
+        counts = st.counts()
+        mails = st.message_count()
+        st.close()
+        if fmt == "json":
+            doc = {"schema": "kvmplan.bot-status/1", "mails": mails, "series": counts,
+                   "rows": [{"key": r.key, "name": r.name, "title": r.title,
+                             "version": r.version, "expected": r.expected, "sender": r.sender,
+                             "status": r.status, "reason": r.reason, "attempts": r.attempts,
+                             "incomplete": r.incomplete} for r in rows]}
+            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+            raise typer.Exit(EXIT_OK)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        sys.stdout.write(f"{mails} mails read; series: {summary or 'none'}\n")
+        for r in rows:
+            why = f": {r.reason}" if r.reason else ""
+            missing = f" (reviewed without {r.incomplete.count(',') + 1} missing)" \
+                if r.incomplete else ""
+            sys.stdout.write(f"{r.status:<10} v{r.version} {r.expected:>3}p {r.title[:60]}"
+                             f"{missing}{why}\n")
+        raise typer.Exit(EXIT_OK)

@@ -8,6 +8,7 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -151,6 +152,13 @@ def test_limits_mark_the_series_and_are_not_retried(tmp_path: Path) -> None:
         for prefix, reason in reasons.items():
             assert any(r["reason"] == reason for r in limited), (prefix, reason)
         assert [e for e in events(out) if e["event"] == "series.limit"]
+        status = subprocess.run([sys.executable, "-m", "kvmplan", "bot-status", "--outbox",
+                                 str(out), "--status", "limit"], capture_output=True, text=True)
+        assert status.returncode == 0, status.stderr
+        listed = status.stdout.splitlines()[1:]
+        assert len(listed) == len(limited)
+        assert all(ln.startswith("limit ") and row["reason"] in ln
+                   for ln, row in zip(listed, limited))
         before, seen = snapshot(out), len(events(out))
         assert run_bot(mbox, out, "--once", "--config", str(cfg)).returncode == 0
         assert [(r["status"], r["reason"]) for r in series_rows(out)] == \
