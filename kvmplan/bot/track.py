@@ -4,7 +4,9 @@ series version, a reply, or something else; and its identity.
 A series version is identified the way it threads on a list: the root of
 its thread (the first References: entry, else In-Reply-To:, else the mail
 itself), its version, its patch count M and its sender. A v2 sent in reply
-to v1 shares v1's root but not its version, so it is a new series.
+to v1 shares v1's root but not its version, so it is a new series. Patches
+k/M sent without any threading group by sender, version, M and the (UTC)
+day of their Date:.
 
 A mail's identity is its Message-ID plus a hash of its content: the
 headers a sender writes and the body, not the transport headers a list or
@@ -17,6 +19,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 
 from kvmplan.mail import parse_message, parse_subject
@@ -155,12 +158,18 @@ def classify(raw: bytes, origin: str) -> Arrival:
     s = parse_subject(decode_header(get.get("subject", "")))
     if s.is_patch and not s.is_reply:
         m = parse_message(raw, origin)
+        sender = _address(m.author)
+        date = _date(m.date)
         root = m.references[0] if m.references else m.in_reply_to or m.message_id
-        sid = series_id(root, s.version, s.expected or 1, _address(m.author))
+        if not m.parents and s.index and (s.expected or 1) > 1:
+            # Sent without threading: the patches of one series share no
+            # root, so group them by sender, version, M and the day sent.
+            day = time.strftime("%Y-%m-%d", time.gmtime(date)) if date is not None else "?"
+            root = f"unthreaded:{sender}:{day}"
+        sid = series_id(root, s.version, s.expected or 1, sender)
         kind = "cover" if s.index == 0 else "patch"
         notes = tuple(d.text for d in m.diagnostics if d.severity != "info")
-        return Arrival(m.message_id, digest, kind, m.subject, _date(m.date), sid, s.index,
-                       s.title, notes)
+        return Arrival(m.message_id, digest, kind, m.subject, date, sid, s.index, s.title, notes)
     msgid = _message_id(get.get("message-id", ""), raw)
     threaded = bool(_MSGID.search(get.get("in-reply-to", "") + get.get("references", "")))
     kind = "reply" if s.is_reply or threaded else "other"

@@ -277,3 +277,23 @@ def test_bad_mail_is_logged_and_the_rest_is_reviewed(tmp_path: Path) -> None:
     assert not [e for e in events(out) if e["level"] == "error"]
     for path in snapshot(out):
         assert not path.startswith("..") and "/../" not in path
+
+
+def test_unthreaded_patches_form_one_series(tmp_path: Path) -> None:
+    """A series sent without In-Reply-To/References: its patches group by
+    sender, version, M and day; the lone cover letter has no patch."""
+    msgs = split_mbox(corpus("kvm-cpu-hotplug-chao-gao-v4.mbox")[0].read_bytes(), "x")
+    out_mbox = bytearray()
+    for m in msgs:
+        head, _, body = m.data.partition(b"\n\n")
+        kept = [ln for ln in head.split(b"\n") if not ln.lower().startswith(
+            (b"in-reply-to:", b"references:"))]
+        out_mbox += b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + b"\n".join(kept) \
+            + b"\n\n" + body + b"\n"
+    mbox = tmp_path / "list.mbox"
+    mbox.write_bytes(bytes(out_mbox))
+    out = tmp_path / "out"
+    assert run_bot(mbox, out, "--once", "--grace", "0").returncode == 0
+    rows = series_rows(out)
+    assert [(r["expected"], r["status"], r["incomplete"]) for r in rows] == [
+        (6, "skipped", ""), (6, "replied", "")]
