@@ -14,7 +14,7 @@ from typing import Sequence
 
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.diff import FilePatch
-from kvmplan.diff.apply import FileOutcome, apply_file
+from kvmplan.diff.apply import FileOutcome, apply_file, without_hunks
 from kvmplan.graph import GraphOptions, HookGraph, build_graph
 from kvmplan.source import SourceTree, UnsafePath
 
@@ -36,16 +36,15 @@ class TreeState:
         diags: list[Diagnostic] = []
         current = self.tree
         for fp in files:
-            if not fp.path_is_safe:
-                outcomes.append(FileOutcome(fp.path, (), "unsafe path"))
-                diags.append(Diagnostic("error", f"{where}{fp.path}: path leaves the tree; "
-                                        "file not applied"))
-                continue
-            if fp.is_binary or not fp.hunks:
-                if fp.is_deleted:
+            settled = without_hunks(fp, where)
+            if settled is not None:
+                outcome, refused = settled
+                if refused is not None:
+                    diags.append(refused)
+                elif fp.is_deleted:
                     overlay[fp.path] = None
                     current = current.with_overlay({fp.path: None})
-                outcomes.append(FileOutcome(fp.path, (), "" if fp.is_deleted else "no hunks"))
+                outcomes.append(outcome)
                 continue
             src = fp.old_path or fp.path
             try:

@@ -17,7 +17,7 @@ from kvmplan.baseline.patch import Configs, new_file, patch_file
 from kvmplan.baseline.snapshot import BaselineInfo, FileState, Placed
 from kvmplan.cparse.config import default_config
 from kvmplan.diagnostics import Diagnostic
-from kvmplan.diff.apply import APPLIED, FileOutcome, HunkResult
+from kvmplan.diff.apply import APPLIED, FileOutcome, HunkResult, without_hunks
 from kvmplan.diff.filepatch import FilePatch
 from kvmplan.graph.build import graph_from_units
 from kvmplan.graph.hooks import HookGraph
@@ -97,17 +97,16 @@ class BaselineState:
         outcomes: list[FileOutcome] = []
         diags: list[Diagnostic] = []
         for fp in files:
-            if not fp.path_is_safe:
-                outcomes.append(FileOutcome(fp.path, (), "unsafe path"))
-                diags.append(Diagnostic("error", f"{where}{fp.path}: path leaves the tree; "
-                                        "file not applied"))
-                continue
             source = fp.old_path or fp.path
-            if fp.is_binary or not fp.hunks:
-                if fp.is_deleted and source in current:
+            settled = without_hunks(fp, where)
+            if settled is not None:
+                outcome, refused = settled
+                if refused is not None:
+                    diags.append(refused)
+                elif fp.is_deleted and source in current:
                     del current[source]
                     changed.add(source)
-                outcomes.append(FileOutcome(fp.path, (), "" if fp.is_deleted else "no hunks"))
+                outcomes.append(outcome)
                 continue
             if fp.is_deleted:
                 if source not in current:

@@ -28,10 +28,8 @@ class Log:
         self.tty = self.progress_stream.isatty()
         self._line = ""
         self._last = 0.0
-        self.counts: dict[str, int] = {}
 
     def event(self, level: str, name: str, /, **fields: Any) -> None:
-        self.counts[level] = self.counts.get(level, 0) + 1
         if LEVELS.index(level) < self.floor:
             return
         record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": level,

@@ -53,7 +53,6 @@ class Arrival:
     series: SeriesId | None
     idx: int | None
     title: str
-    notes: tuple[str, ...] = ()
 
 
 def _split(raw: bytes) -> tuple[list[tuple[str, str]], bytes]:
@@ -75,12 +74,8 @@ def _split(raw: bytes) -> tuple[list[tuple[str, str]], bytes]:
     return headers, body
 
 
-def content_hash(raw: bytes) -> str:
-    """sha256 over the sender's headers (normalised whitespace) and the body."""
-    return _hash(*_split(raw))
-
-
 def _hash(headers: list[tuple[str, str]], body: bytes) -> str:
+    """sha256 over the sender's headers (normalised whitespace) and the body."""
     h = hashlib.sha256()
     for name in _CONTENT_HEADERS:
         for n, value in headers:
@@ -168,8 +163,7 @@ def classify(raw: bytes, origin: str) -> Arrival:
             root = f"unthreaded:{sender}:{day}"
         sid = series_id(root, s.version, s.expected or 1, sender)
         kind = "cover" if s.index == 0 else "patch"
-        notes = tuple(d.text for d in m.diagnostics if d.severity != "info")
-        return Arrival(m.message_id, digest, kind, m.subject, date, sid, s.index, s.title, notes)
+        return Arrival(m.message_id, digest, kind, m.subject, date, sid, s.index, s.title)
     msgid = _message_id(get.get("message-id", ""), raw)
     threaded = bool(_MSGID.search(get.get("in-reply-to", "") + get.get("references", "")))
     kind = "reply" if s.is_reply or threaded else "other"

@@ -52,6 +52,8 @@ def outbox_name(title: str, version: int, key: str) -> str:
 
 def _state(patch: dict[str, Any]) -> tuple[str, str]:
     """patchwork state and one-line description for one patch of the review."""
+    from kvmplan.report.view import check_state
+
     idx = patch["index"]
     mine = patch["findings"]
     new = [f for f in mine if f["status"] in ("introduced", "transient")
@@ -60,7 +62,6 @@ def _state(patch: dict[str, Any]) -> tuple[str, str]:
     uncertain = [f for f in new if f["uncertain"]]
     fixed = sorted({f["rule"] for f in mine if f["status"] == "fixed"})
     failed = patch["hunks"].get("failed", 0)
-    errors = [f for f in counted if f["severity"] == "error"]
 
     def names(fs: list[dict[str, Any]]) -> str:
         return ", ".join(sorted({f"{f['rule']} {f['name']}" for f in fs}))
@@ -76,8 +77,7 @@ def _state(patch: dict[str, Any]) -> tuple[str, str]:
         parts.append(f"fixes {', '.join(fixed)}")
     if not counted and not uncertain:
         parts.insert(0, "no new lifecycle findings")
-    state = "fail" if errors else "warning" if (counted or uncertain or failed) else "success"
-    return state, "; ".join(parts)
+    return check_state(new, failed), "; ".join(parts)
 
 
 def checks(data: dict[str, Any], name: str, target_url: str) -> list[tuple[str, str]]:

@@ -157,6 +157,7 @@ def register_check_mail(app: typer.Typer) -> None:
         from kvmplan.mail import InputError, assemble, load_messages
         from kvmplan.model import Bounds
         from kvmplan.report import render_text
+        from kvmplan.report.view import check_state, review_dict
 
         def emit(status: str, summary: str, details: str) -> None:
             sys.stdout.write(json.dumps([{"tool": "kvmplan", "status": status, "summary": summary,
@@ -179,16 +180,11 @@ def register_check_mail(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_OK)
         review = analyze(series, base, base_name=name, base_reason=reason, mode=mode,
                          bounds=Bounds(), config=cfg, jobs=1)
-        new = [t for t in review.findings
-               if t.status in ("introduced", "transient") and not t.accepted and not t.uncertain]
-        fixed = [t for t in review.findings if t.status == "fixed"]
-        if any(t.severity == "error" for t in new):
-            status = "fail"
-        elif new or review.hunks("failed"):
-            status = "warn"
-        else:
-            status = "pass"
-        parts = [f"{len(new)} introduced", f"{len(fixed)} fixed"]
+        data = review_dict(review)
+        new = [f for f in data["findings"] if f["status"] in ("introduced", "transient")]
+        status = {"success": "pass", "warning": "warn", "fail": "fail"}[
+            check_state(new, review.hunks("failed"))]
+        parts = [f"{len(data['introduced'])} introduced", f"{len(data['fixed'])} fixed"]
         if review.hunks("failed"):
             parts.append(f"{review.hunks('failed')} hunk(s) did not apply to {name}")
         emit(status, "lifecycle model: " + ", ".join(parts), render_text(review))

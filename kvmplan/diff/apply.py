@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Hashable, Literal, Sequence
 
+from kvmplan.diagnostics import Diagnostic
 from kvmplan.diff.filepatch import FilePatch, Hunk
 
 MAX_FUZZ = 2
@@ -80,6 +81,18 @@ class FileOutcome:
     path: str
     hunks: tuple[HunkResult, ...]
     skipped: str = ""
+
+
+def without_hunks(fp: FilePatch, where: str = "") -> tuple[FileOutcome, Diagnostic | None] | None:
+    """The outcome of a file change that places no hunk, or None when it has
+    hunks to place: a path that leaves the tree (not applied, an error) or a
+    binary or hunk-less change (a deletion, which the caller carries out)."""
+    if not fp.path_is_safe:
+        return (FileOutcome(fp.path, (), "unsafe path"),
+                Diagnostic("error", f"{where}{fp.path}: path leaves the tree; file not applied"))
+    if fp.is_binary or not fp.hunks:
+        return FileOutcome(fp.path, (), "" if fp.is_deleted else "no hunks"), None
+    return None
 
 
 def preimage(hunk: Hunk) -> list[str]:

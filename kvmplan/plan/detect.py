@@ -8,8 +8,6 @@ when none do. Every status comes with the code that shows it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.events import Event, Function
 from kvmplan.graph.hooks import ONLINE, HookGraph
@@ -31,8 +29,6 @@ from kvmplan.plan.status import (
     Evidence,
     Status,
 )
-
-Detector = Callable[[Facts], Assessment]
 
 
 def at(fn: Function, e: Event | None, text: str) -> Evidence:

@@ -308,7 +308,8 @@ static void kvm_shutdown(void)
 }
 """
 
-_X86_PM = """\
+# What x86 does on every CPU coming (back) online: both x86 stages keep it.
+_TSC_FIXUP = """\
 static void kvm_x86_tsc_fixup(void)
 {
 \tstruct kvm *kvm;
@@ -320,6 +321,9 @@ static void kvm_x86_tsc_fixup(void)
 \t\t\tkvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
 \t}
 }
+"""
+
+_X86_PM = _TSC_FIXUP + """\
 
 int kvm_arch_online_cpu(unsigned int cpu, int usage_count)
 {
@@ -573,20 +577,7 @@ void kvm_hardware_disable_all(void)
 }
 """
 
-_X86_HOOKS = """\
-static int {counter};
-
-static void kvm_x86_tsc_fixup(void)
-{
-\tstruct kvm *kvm;
-\tstruct kvm_vcpu *vcpu;
-\tunsigned long i;
-
-\tlist_for_each_entry(kvm, &vm_list, vm_list) {
-\t\tkvm_for_each_vcpu(i, vcpu, kvm)
-\t\t\tkvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
-\t}
-}
+_X86_HOOKS = "static int {counter};\n\n" + _TSC_FIXUP + """\
 
 int kvm_arch_add_vm(struct kvm *kvm, int usage_count)
 {

@@ -165,6 +165,21 @@ def finding_dict(review: Review, t: Tracked) -> dict[str, Any]:
     }
 
 
+def check_state(introduced: list[dict[str, Any]], failed_hunks: int) -> str:
+    """success, warning or fail: the one rule behind every verdict a machine
+    reads (the bot's patchwork checks, b4's external checker). `introduced`
+    are finding dicts a patch or series introduces (transient ones too).
+    Fail: one that counts (not accepted, not uncertain) is an error.
+    Warning: one counts at a lower severity, one is uncertain, or a hunk
+    did not apply."""
+    counted = [f for f in introduced if not f["accepted"] and not f["uncertain"]]
+    if any(f["severity"] == "error" for f in counted):
+        return "fail"
+    if counted or any(f["uncertain"] for f in introduced) or failed_hunks:
+        return "warning"
+    return "success"
+
+
 def plan_summary(plan: dict[str, Any] | None) -> dict[str, Any] | None:
     """The refactor plan's step statuses after the series and the patches
     that advance each (from kvmplan.plan.to_dict), for the review."""
