@@ -1,4 +1,10 @@
-"""Shared fixtures: extracted kernel trees (see scripts/fetch-kernels.sh)."""
+"""Shared fixtures: extracted kernel trees (see scripts/fetch-kernels.sh), the
+release each was built from, and the test tiers.
+
+Tiers: a test is `slow` when it reads a real kernel tree (it uses the
+`kernel_tree` fixture), runs SPIN, kills bots, or fuzzes at length (marked in
+its module). `scripts/test.sh --fast` runs the rest (`-m "not slow"`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,20 @@ from pathlib import Path
 import pytest
 
 KERNEL_VERSIONS = ("6.1", "6.12")
+
+# Fixtures that read a real kernel tree: a test using one is slow.
+_TREE_FIXTURES = {"kernel_tree", "baseline_tree", "tree_baseline"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: real kernel trees, SPIN, bot kills, long fuzzing "
+                            "(left out by scripts/test.sh --fast)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _TREE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def trees_dir() -> Path:
@@ -21,6 +41,28 @@ def kernel_tree_path(version: str) -> Path | None:
     return root if (root / "virt/kvm").is_dir() else None
 
 
+def tree_source(root: Path) -> str:
+    """Where a tree came from, as a baseline records it ("Debian
+    linux-source-6.1 6.1.192-2"), with the release its Makefile names."""
+    from kvmplan.baseline.extract import release_info
+
+    info = release_info(root)
+    return f"{info.source} (Linux {info.release})"
+
+
+def shipped_source(version: str) -> str:
+    """The same for the bundled baseline linux-<version>."""
+    from kvmplan.baseline import available
+
+    info = next(i for i in available() if i.name == f"linux-{version}")
+    return f"{info.source} (Linux {info.release})"
+
+
+def is_baseline_release(root: Path, version: str) -> bool:
+    """Is the tree the exact release the bundled baseline was built from?"""
+    return tree_source(root) == shipped_source(version)
+
+
 @pytest.fixture(scope="session")
 def kernel_tree():
     """kernel_tree(version) -> Path of linux-<version>, or skip the test when absent."""
@@ -30,5 +72,45 @@ def kernel_tree():
         if root is None:
             pytest.skip(f"linux-{version} tree not extracted: run scripts/fetch-kernels.sh")
         return root
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def baseline_tree(kernel_tree):
+    """baseline_tree(version) -> the tree, when it is the release the bundled
+    baseline and the committed fixtures were built from; else skip, naming
+    both releases (their line numbers differ)."""
+
+    def get(version: str) -> Path:
+        root = kernel_tree(version)
+        if not is_baseline_release(root, version):
+            pytest.skip(f"linux-{version} tree is {tree_source(root)}, the bundled baseline "
+                        f"and committed fixtures are {shipped_source(version)}")
+        return root
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tree_baseline(kernel_tree, tmp_path_factory):
+    """tree_baseline(version) -> (tree, Baseline of that tree): the bundled
+    baseline when the tree is its release, else one built from the tree now
+    (`kvmplan baseline build`), so a comparison of the two holds on any
+    release apt serves."""
+    from kvmplan.baseline import extract, load
+    from kvmplan.baseline.state import baseline_from_bytes
+
+    built: dict[str, object] = {}
+
+    def get(version: str):
+        root = kernel_tree(version)
+        if is_baseline_release(root, version):
+            return root, load(f"linux-{version}")
+        if version not in built:
+            out = tmp_path_factory.mktemp(f"baseline-{version}") / f"linux-{version}.json.gz"
+            out.write_bytes(extract(root).dumps())
+            built[version] = baseline_from_bytes(out.read_bytes())
+        return root, built[version]
 
     return get

@@ -79,8 +79,8 @@ def release_info(tree: Path) -> BaselineInfo:
     marker = tree / ".kvmplan-extracted"
     source = f"kernel tree {tree.name}"
     if marker.is_file():
-        # written by scripts/fetch-kernels.sh: "linux-source-6.12 6.12.117-1~deb12u1"
-        source = "Debian " + " ".join(marker.read_text(encoding="utf-8", errors="replace").split())
+        # written by scripts/fetch-kernels.sh: "linux-source-6.12 6.12.117-1~deb12u1 parts:N"
+        source = "Debian " + " ".join(marker.read_text(encoding="utf-8", errors="replace").split()[:2])
     return BaselineInfo(name=f"linux-{major}" if major else tree.name, release=release or "unknown",
                         commit=TAG_COMMITS.get(major, ""), source=source)
 

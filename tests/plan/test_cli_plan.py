@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from plantest_helpers import ROOT, V2
 
 FIXTURE = ROOT / "fixtures" / "plan-6.1.md"
@@ -42,8 +43,8 @@ def test_json_schema_and_determinism(kernel_tree) -> None:
     assert [i["rule"] for i in data["stages"][1]["resolves"]] == ["KVM006"]
 
 
-def test_markdown_61_is_the_committed_example(kernel_tree) -> None:
-    got = run("--tree", str(kernel_tree("6.1")), "--format", "markdown")
+def test_markdown_61_is_the_committed_example(baseline_tree) -> None:
+    got = run("--tree", str(baseline_tree("6.1")), "--format", "markdown")
     assert got.returncode == 0, got.stderr
     assert got.stdout == FIXTURE.read_text(encoding="utf-8"), (
         "the 6.1 plan changed: review it, then regenerate fixtures/plan-6.1.md with "
@@ -52,7 +53,7 @@ def test_markdown_61_is_the_committed_example(kernel_tree) -> None:
 
 def test_text_with_the_v2_series_maps_patches(kernel_tree) -> None:
     if not V2.is_file():
-        return
+        pytest.skip(f"{V2} not found: ../shared is not beside the repository")
     got = run("--tree", str(kernel_tree("6.1")), str(V2), "--format", "text", "--no-stages")
     assert got.returncode == 0, got.stderr
     lines = [ln for ln in got.stdout.splitlines() if ln.startswith("patch ")]
