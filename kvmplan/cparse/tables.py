@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-# grammars/ sits at the top of the checkout (kvmplan is installed editable).
-_GRAMMARS = Path(__file__).resolve().parents[2] / "grammars"
-
-
-def grammar_path(name: str) -> Path:
-    """Path of a file under grammars/ (shipped inside the package)."""
-    return _GRAMMARS / name
+from kvmplan.resources import grammar_path
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from kvmplan.source import kernel_release
 from typing import Any
 
 import jinja2
@@ -34,13 +33,12 @@ from kvmplan.plan.build import Plan
 from kvmplan.plan.checks import Hazard, Issue
 from kvmplan.plan.stages import Stage, Trial
 from kvmplan.plan.steps import STEP_BY_ID, STEPS
+from kvmplan.resources import templates_dir
+from kvmplan.source import kernel_release
 from kvmplan.rules import RULES
 
 SCHEMA = "kvmplan.plan/1"
 
-# templates/ sits at the top of the checkout, next to grammars/ (kvmplan is
-# installed editable; see the report on packaging).
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 SEED = {
     "author": "Sean Christopherson",
@@ -162,7 +160,7 @@ def render_json(plan: Plan, timing: bool = False) -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              undefined=jinja2.StrictUndefined, autoescape=False,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["label"] = _label

@@ -11,31 +11,32 @@ import hashlib
 import json
 import textwrap
 from email.utils import formataddr, getaddresses
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from kvmplan.analyze.run import Review
 from kvmplan.mail.series import format_ranges
+from kvmplan.resources import templates_dir
 from kvmplan.report.view import review_dict
 from kvmplan.rules import RULES
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FORMATS = ("markdown", "email", "text", "json", "sarif")
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     env.filters["ranges"] = format_ranges      # [1, 2, 4, 5, 6] -> "1-2, 4-6"
     return env
 
 
-def render_markdown(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
-    text = _env().get_template("review.md.j2").render(**review_dict(review, timing, plan))
+def render_markdown(review: Review, timing: bool = False, plan: dict[str, Any] | None = None,
+                    diagrams: bool = False) -> str:
+    text = _env().get_template("review.md.j2").render(
+        **review_dict(review, timing, plan, diagrams))
     # templates leave runs of blank lines where blocks are skipped
     out: list[str] = []
     for line in text.split("\n"):
@@ -45,18 +46,20 @@ def render_markdown(review: Review, timing: bool = False, plan: dict[str, Any] |
     return "\n".join(out).strip("\n") + "\n"
 
 
-def render_json(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
+def render_json(review: Review, timing: bool = False, plan: dict[str, Any] | None = None,
+                diagrams: bool = False) -> str:
     data = review_dict(review, timing, plan)
     for key in ("introduced", "fixed", "pre_existing"):
         data.pop(key)          # views of findings[], for the templates
     for p in data["patches"]:
         p["findings"] = [f["fingerprint"] for f in p["findings"]]
     for f in data["findings"]:
-        f.pop("mermaid")
+        f.pop("mermaid")       # a picture of the trace, which is here already
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def render_text(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
+def render_text(review: Review, timing: bool = False, plan: dict[str, Any] | None = None,
+                diagrams: bool = False) -> str:
     """checkpatch --terse style: FILE:LINE: SEVERITY: CODE: message."""
     data = review_dict(review, timing)
     out = []
@@ -84,7 +87,8 @@ _BASELINE = {"introduced": "new", "transient": "absent", "fixed": "absent",
              "pre-existing": "unchanged"}
 
 
-def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | None = None) -> str:
+def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | None = None,
+                 diagrams: bool = False) -> str:
     data = review_dict(review, timing)
     used = sorted({f["rule"] for f in data["findings"]})
     rules = []
@@ -220,7 +224,8 @@ def _series_summary(data: dict[str, Any]) -> str:
         "lifecycle, " + (f"after each of the {n} patches." if n != 1 else "after its one patch."),
         "",
         f"Verdict: {data['verdict']}.",
-        f"Base: {data['base']['name']} ({data['base']['reason']}).",
+        f"Base: {data['base']['name']} ({data['base']['reason']}); lines as of "
+        f"{data['base']['lines']}." + (f" {data['base']['note']}" if data['base']['note'] else ""),
         f"Hunks: {a['exact']} exact, {a['offset']} at an offset, {a['fuzz']} with fuzz, "
         f"{a['present']} already present, {a['failed']} failed.",
         "",
