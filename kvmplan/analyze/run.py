@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
+from kvmplan.analyze.base import BaseChoice
 from kvmplan.analyze.config import Config
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
@@ -26,6 +27,9 @@ from kvmplan.model import Bounds, Finding, Program, build_program
 from kvmplan.model.cache import cached_result, explore_cached, program_key
 from kvmplan.model.invariants import STATE_RULES
 from kvmplan.rules import RULE_NAMES
+
+# progress(phase, done, total): how far "apply", "parse" and "model" are.
+Progress = Callable[[str, int, int], None]
 
 
 class Base(Protocol):
@@ -126,6 +130,8 @@ class Review:
     findings: tuple[Tracked, ...]
     runs: tuple[ModelRun, ...]
     diagnostics: tuple[Diagnostic, ...]
+    base_lines: str = ""   # the release the line numbers belong to
+    base_note: str = ""    # --tree is another release than the bundled baseline
 
     def hunks(self, status: str) -> int:
         return sum(p.count(status) for p in self.patches)
@@ -221,18 +227,22 @@ def finding_key(rule: str, function: str, message: str) -> tuple[str, str, str]:
     return (rule, function, msg)
 
 
-def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mode: str,
-            bounds: Bounds, config: Config, vendor: str = "vmx",
-            jobs: int = 1, progress: Callable[[str], None] | None = None) -> Review:
+def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
+            vendor: str = "vmx", jobs: int = 1, progress: Progress | None = None) -> Review:
+    """`progress(phase, done, total)` is told how far each phase is: "apply"
+    (patches), "parse" (the hook graph after each prefix), "model" (runs)."""
+    tell: Progress = progress or (lambda phase, done, total: None)
     diags: list[Diagnostic] = list(series.diagnostics)
     if not series.patches:
         # replies only (or an empty series): nothing changes the base
         diags.append(Diagnostic("info", f"no patches in the input ({len(series.replies)} "
                                 "replies): nothing to analyze"))
-        return Review(series, base_name, base_reason, mode, bounds, (), (), (), tuple(diags))
-    states: list[Base] = [base]
+        return Review(series, base.name, base.reason, base.mode, bounds, (), (), (),
+                      tuple(diags), base.lines, base.note)
+    states: list[Base] = [base.state]
     patch_files: list[tuple[FileOutcome, ...]] = []
     history: History = []
+    tell("apply", 0, len(series.patches))
     for p in series.patches:
         label = f"patch {p.index}/{p.expected}"
         nxt, outcomes, pd = states[-1].apply(p.files, label)
@@ -240,10 +250,15 @@ def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mod
         states.append(nxt)
         patch_files.append(outcomes)
         history.append((p.index, p.files, outcomes))
+        tell("apply", len(history), len(series.patches))
 
-    programs = [build_program(state.graph(vendor)) for state in states]
+    programs = []
+    tell("parse", 0, len(states))
+    for state in states:
+        programs.append(build_program(state.graph(vendor)))
+        tell("parse", len(programs), len(states))
     keys = [program_key(p) for p in programs]
-    per_prefix, runs, notes = _run_all(programs, keys, bounds, set(config.rules), jobs, progress)
+    per_prefix, runs, notes = _run_all(programs, keys, bounds, set(config.rules), jobs, tell)
     diags.extend(notes)
     changed = [i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))]
 
@@ -253,8 +268,8 @@ def analyze(series: Series, base: Base, *, base_name: str, base_reason: str, mod
         patches.append(PatchResult(p.index, p.subject, p.title, p.message_id, p.author,
                                    patch_files[i - 1],
                                    len(per_prefix[i]) if changed[i] else -1))
-    return Review(series, base_name, base_reason, mode, bounds, tuple(patches),
-                  tracked, tuple(runs), tuple(diags))
+    return Review(series, base.name, base.reason, base.mode, bounds, tuple(patches),
+                  tracked, tuple(runs), tuple(diags), base.lines, base.note)
 
 
 def _explore(program: Program, bounds: Bounds, rules: set[str]) -> tuple[list[Finding], int, float, bool]:
@@ -264,7 +279,7 @@ def _explore(program: Program, bounds: Bounds, rules: set[str]) -> tuple[list[Fi
 
 
 def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: set[str], jobs: int,
-             progress: Callable[[str], None] | None) -> tuple[
+             tell: Progress) -> tuple[
                  list[list[Finding]], tuple[ModelRun, ...], list[Diagnostic]]:
     """Findings after every prefix. A program whose key an earlier one shares
     reuses that run with its lines mapped; the others run, `jobs` at a time."""
@@ -273,6 +288,9 @@ def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: se
     runs: list[ModelRun | None] = [None] * n
     done: dict[str, int] = {}          # key → prefix whose run it was
     todo = list(range(n))
+    total = len(set(keys))         # runs at least; an ambiguous line map adds one
+    finished = 0
+    tell("model", 0, total)
     while todo:
         # one run per key this round; the rest wait for it and are mapped
         lead: dict[str, int] = {}
@@ -280,10 +298,15 @@ def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: se
             if keys[i] not in done:
                 lead.setdefault(keys[i], i)
         batch = sorted(lead.values())
-        if progress and batch:
-            progress(f"model: {len(batch)} run(s) for {n} prefixes")
+        total = max(total, finished + len(batch))
+
+        def ran(_: int) -> None:
+            nonlocal finished
+            finished += 1
+            tell("model", finished, total)
+
         for i, (findings, states, secs, bound) in zip(batch, _map_runs(
-                [programs[i] for i in batch], bounds, rules, jobs)):
+                [programs[i] for i in batch], bounds, rules, jobs, ran)):
             found[i] = findings
             runs[i] = ModelRun(i, keys[i], False, states, secs, bound)
             done[keys[i]] = i
@@ -308,8 +331,8 @@ def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: se
     return [f or [] for f in found], tuple(r for r in runs if r is not None), notes
 
 
-def _map_runs(programs: list[Program], bounds: Bounds, rules: set[str], jobs: int) -> list[
-        tuple[list[Finding], int, float, bool]]:
+def _map_runs(programs: list[Program], bounds: Bounds, rules: set[str], jobs: int,
+              ran: Callable[[int], None]) -> list[tuple[list[Finding], int, float, bool]]:
     # Results already on disk are read here: a process pool for them would
     # cost more than the lookups.
     out: list[tuple[list[Finding], int, float, bool] | None] = []
@@ -317,17 +340,21 @@ def _map_runs(programs: list[Program], bounds: Bounds, rules: set[str], jobs: in
         hit = cached_result(p, bounds, rules)
         out.append(None if hit is None else
                    (hit.findings, hit.states, hit.seconds, hit.bound_reached))
+        if hit is not None:
+            ran(len(out) - 1)
     misses = [i for i, r in enumerate(out) if r is None]
     if jobs <= 1 or len(misses) <= 1:
         for i in misses:
             out[i] = _explore(programs[i], bounds, rules)
+            ran(i)
     else:
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=min(jobs, len(misses))) as pool:
-            futures = {i: pool.submit(_explore, programs[i], bounds, rules) for i in misses}
-            for i, f in futures.items():
-                out[i] = f.result()
+            futures = {pool.submit(_explore, programs[i], bounds, rules): i for i in misses}
+            for f in as_completed(futures):
+                out[futures[f]] = f.result()
+                ran(futures[f])
     return [r for r in out if r is not None]
 
 

@@ -127,10 +127,9 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         return {"status": "nothing", "reason": str(exc)}
     if not series.patches:
         return {"status": "nothing", "reason": "no patch of the series arrived"}
-    base, base_name, reason, mode = open_base(job.get("tree"), series, job.get("baseline"))
+    base = open_base(job.get("tree"), series, job.get("baseline"))
     cfg = load_config(Path(job["config"])) if job.get("config") else Config()
-    review = analyze(series, base, base_name=base_name, base_reason=reason, mode=mode,
-                     bounds=Bounds(cpus=job["cpus"], failures=job["failures"]), config=cfg,
+    review = analyze(series, base, bounds=Bounds(cpus=job["cpus"], failures=job["failures"]), config=cfg,
                      vendor=job["vendor"], jobs=job["jobs"])
     name = outbox_name(series.title, series.version, job["key"])
     data = review_dict(review)
@@ -146,7 +145,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     outputs.append({"path": f"reviews/{name}.json", "kind": "review", "msgid": "",
                     "text": render_json(review, False, None)})
     summary = {"title": series.title, "version": series.version, "patches": len(series.patches),
-               "missing": list(series.missing), "base": base_name, "verdict": data["verdict"],
+               "missing": list(series.missing), "base": base.name, "verdict": data["verdict"],
                "counts": data["counts"], "replies": sum(o["kind"] == "reply" for o in outputs)}
     return {"status": "ok", "name": name, "summary": summary, "outputs": outputs}
 

@@ -8,21 +8,32 @@ import traceback
 
 import typer
 
-from kvmplan.cli.common import EXIT_USAGE, UsageError
+from kvmplan import __version__
+from kvmplan.cli.common import EXIT_CODES_HELP, EXIT_USAGE, UsageError
 
 app = typer.Typer(
     name="kvmplan",
     help="Review KVM patch series against an executable model of the "
     "virtualization lifecycle.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"kvmplan {__version__}\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print kvmplan's version and exit."),
+) -> None:
     """Review KVM patch series against an executable model of the
     virtualization lifecycle."""
 

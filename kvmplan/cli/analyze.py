@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from kvmplan.cli.common import EXIT_FINDINGS, EXIT_OK, fail
+from kvmplan.cli.common import EXIT_FINDINGS, EXIT_NIPA_WARNING, EXIT_OK, fail
+from kvmplan.cli.progress import PhaseProgress
+
+if TYPE_CHECKING:
+    from kvmplan.analyze import Review
 
 FAIL_ON = ("error", "warning", "note", "never")
 _RANK = {"error": 3, "warning": 2, "note": 1}
@@ -34,7 +38,7 @@ def register(app: typer.Typer) -> None:
         fail_on: str = typer.Option("error", "--fail-on", help="exit 1 when a finding the "
                                     "series introduces is at least this severe (error, "
                                     "warning, note, never)"),
-        version: Optional[int] = typer.Option(None, "--version", "-v", min=1,
+        version: Optional[int] = typer.Option(None, "--series-version", min=1,
                                               help="series version to pick (default: newest)"),
         cpus: int = typer.Option(2, "--cpus", help="CPUs in the model"),
         failures: int = typer.Option(0, "--failures", help="injected failures of fallible calls"),
@@ -42,14 +46,22 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(0, "--jobs", "-j", help="parallel model runs (0: one per CPU)"),
         timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress or diagnostics on stderr"),
+        diagrams: bool = typer.Option(False, "--diagrams", help="add a mermaid sequence "
+                                      "diagram under each trace (markdown)"),
+        nipa: bool = typer.Option(False, "--nipa", help="NIPA's exit codes: 250 when the "
+                                  "series introduces only findings below --fail-on, uncertain "
+                                  "ones, or hunks that did not apply"),
         no_plan: bool = typer.Option(False, "--no-plan", help="leave out the refactor-plan "
                                      "section (markdown and JSON with --tree)"),
     ) -> None:
         """Apply a series patch by patch, run the lifecycle model after each,
         and report the findings it introduces, fixes or leaves.
 
-        Exit 0: nothing at or above --fail-on introduced; 1: something is;
-        2: unusable input or usage."""
+        Exit codes: 0 nothing at or above --fail-on introduced; 1 something
+        is; 2 unusable input or usage; with --nipa, 250 when only warnings
+        remain (findings below --fail-on, uncertain ones, hunks that did not
+        apply). Progress goes to stderr: a bar on a terminal, one line per
+        phase otherwise."""
         from kvmplan.analyze import ConfigError, analyze, load_config, open_base
         from kvmplan.mail import InputError, assemble, load_messages
         from kvmplan.model import Bounds
@@ -75,30 +87,35 @@ def register(app: typer.Typer) -> None:
         if series.replies_only and not quiet:
             sys.stderr.write(f"kvmplan: {path}: replies only, no patches: nothing to analyze\n")
         try:
-            base, name, reason, mode = open_base(tree, series, baseline)
+            base = open_base(tree, series, baseline)
         except ValueError as exc:
             fail(str(exc))
 
-        def progress(msg: str) -> None:
-            if not quiet:
-                sys.stderr.write(f"kvmplan: {msg}\n")
-
-        review = analyze(series, base, base_name=name, base_reason=reason, mode=mode,
-                         bounds=Bounds(cpus=cpus, failures=failures), config=cfg, vendor=vendor,
-                         jobs=jobs or min(os.cpu_count() or 1, 4), progress=progress)
+        progress = PhaseProgress(quiet=quiet)
+        try:
+            review = analyze(series, base, bounds=Bounds(cpus=cpus, failures=failures), config=cfg,
+                             vendor=vendor, jobs=jobs or min(os.cpu_count() or 1, 4),
+                             progress=progress)
+            progress("render", 0, 1)
+            plan = None
+            if tree is not None and fmt in ("markdown", "json") and not no_plan:
+                plan = _plan(tree, series, vendor)
+            if fmt == "email":
+                mails = render_emails(review)
+            else:
+                text = RENDERERS[fmt](review, timing, plan, diagrams)
+            progress("render", 1, 1)
+        finally:
+            progress.close()
         if not quiet:
             for d in review.diagnostics:
                 if d.severity != "info":
                     where = f" <{d.message_id}>" if d.message_id else ""
                     sys.stderr.write(f"kvmplan: {d.severity}: {d.text}{where}\n")
-        plan = None
-        if tree is not None and fmt in ("markdown", "json") and not no_plan:
-            plan = _plan(tree, series, vendor)
         if fmt == "email":
             assert output is not None
-            _write_mails(output, render_emails(review))
+            _write_mails(output, mails)
         else:
-            text = RENDERERS[fmt](review, timing, plan)
             if output is None:
                 sys.stdout.write(text)
             else:
@@ -106,7 +123,7 @@ def register(app: typer.Typer) -> None:
                     output.write_text(text, encoding="utf-8")
                 except OSError as exc:
                     fail(f"{output}: {exc.strerror or exc}")
-        raise typer.Exit(exit_code(review, fail_on))
+        raise typer.Exit(exit_code(review, fail_on, nipa))
 
 
 def _plan(tree: str, series: object, vendor: str) -> dict | None:
@@ -119,14 +136,16 @@ def _plan(tree: str, series: object, vendor: str) -> dict | None:
                               vendor=vendor, stages=False))
 
 
-def exit_code(review: object, fail_on: str) -> int:
-    if fail_on == "never":
-        return EXIT_OK
-    floor = _RANK[fail_on]
-    for t in getattr(review, "findings"):
-        if t.status in ("introduced", "transient") and not t.accepted and not t.uncertain \
-                and _RANK.get(t.severity, 0) >= floor:
-            return EXIT_FINDINGS
+def exit_code(review: Review, fail_on: str, nipa: bool = False) -> int:
+    """0, 1 (something introduced at or above `fail_on`), or with `nipa`
+    NIPA's 250 for what the patchwork check calls a warning."""
+    floor = _RANK.get(fail_on, 99)
+    new = [t for t in review.findings if t.status in ("introduced", "transient")]
+    if any(not t.accepted and not t.uncertain and _RANK.get(t.severity, 0) >= floor
+           for t in new):
+        return EXIT_FINDINGS
+    if nipa and (any(not t.accepted for t in new) or review.hunks("failed")):
+        return EXIT_NIPA_WARNING
     return EXIT_OK
 
 
@@ -174,18 +193,17 @@ def register_check_mail(app: typer.Typer) -> None:
             emit("pass", "no patch in this mail", "")
             raise typer.Exit(EXIT_OK)
         try:
-            base, name, reason, mode = open_base(tree, series, baseline)
+            base = open_base(tree, series, baseline)
         except ValueError as exc:
             emit("warn", "kvmplan has no base to apply the patch to", str(exc))
             raise typer.Exit(EXIT_OK)
-        review = analyze(series, base, base_name=name, base_reason=reason, mode=mode,
-                         bounds=Bounds(), config=cfg, jobs=1)
+        review = analyze(series, base, bounds=Bounds(), config=cfg, jobs=1)
         data = review_dict(review)
         new = [f for f in data["findings"] if f["status"] in ("introduced", "transient")]
         status = {"success": "pass", "warning": "warn", "fail": "fail"}[
             check_state(new, review.hunks("failed"))]
         parts = [f"{len(data['introduced'])} introduced", f"{len(data['fixed'])} fixed"]
         if review.hunks("failed"):
-            parts.append(f"{review.hunks('failed')} hunk(s) did not apply to {name}")
+            parts.append(f"{review.hunks('failed')} hunk(s) did not apply to {base.name}")
         emit(status, "lifecycle model: " + ", ".join(parts), render_text(review))
         raise typer.Exit(EXIT_OK)

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="markdown, json or text")] = "markdown",
         vendor: Annotated[str, typer.Option("--vendor", help="vmx or svm")] = "vmx",
         version: Annotated[int | None, typer.Option(
-            "--version", min=1, help="series version to pick (default: the newest)")] = None,
+            "--series-version", min=1, help="series version to pick (default: the newest)")] = None,
         cpus: Annotated[int, typer.Option("--cpus", help="CPUs in the model (1 to 4)")] = 2,
         stages: Annotated[bool, typer.Option(
             "--stages/--no-stages", help="validate the remaining stages in the model")] = True,

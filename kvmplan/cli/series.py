@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
         version: Annotated[
             int | None,
-            typer.Option("--version", "-v", min=1, help="Series version to pick (default: the newest)."),
+            typer.Option("--series-version", min=1,
+                         help="Series version to pick (default: the newest)."),
         ] = None,
     ) -> None:
         """Assemble a patch series from mail and print it.

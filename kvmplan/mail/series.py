@@ -406,7 +406,7 @@ def _choose(candidates: list[_Candidate], version: int | None, diags: list[Diagn
     chosen = min(pool, key=lambda c: (-len(c.messages), c.first_seen))
     for c in candidates:
         if c is not chosen:
-            hint = f"; choose it with --version {c.version}" if c.version != chosen.version else ""
+            hint = f"; choose it with --series-version {c.version}" if c.version != chosen.version else ""
             diags.append(Diagnostic("info", f"the input also holds {c.describe()}{hint}"))
     return chosen
 

@@ -100,9 +100,16 @@ def quote(hunk: Hunk) -> list[str]:
     return rows + (["[...]"] if lo else []) + texts[lo:hi] + (["[...]"] if hi < len(texts) else [])
 
 
+# what mermaid's sequence-diagram parser would read: statement ends, arrows
+# (`->`, `--`), entities, brackets, markup, `%%` comments
+_MERMAID_SPECIAL = re.compile(r"[;#<>{}\[\]\"`&|\\]|-(?=[->])|%(?=%)")
+
+
 def _mermaid_text(s: str) -> str:
-    s = re.sub(r"[;#<>{}\[\]\"`]", " ", s)
-    return re.sub(r"\s+", " ", s).strip()
+    """Text for a mermaid note: characters its parser reads (`->`, `[`,
+    `;`, `#`...) as entity codes (`#62;`), which it renders as the character."""
+    s = re.sub(r"\s+", " ", s).strip()
+    return _MERMAID_SPECIAL.sub(lambda m: f"#{ord(m.group())};", s)
 
 
 def mermaid(t: Tracked) -> str:
@@ -129,7 +136,7 @@ def patch_label(review: Review, k: int | None) -> str:
     return f"{k}/{n}"
 
 
-def finding_dict(review: Review, t: Tracked) -> dict[str, Any]:
+def finding_dict(review: Review, t: Tracked, diagrams: bool = False) -> dict[str, Any]:
     rule = RULES.get(t.rule)
     picked = pick_hunk(review, t)
     return {
@@ -160,7 +167,7 @@ def finding_dict(review: Review, t: Tracked) -> dict[str, Any]:
         "fix": rule.fix if rule else "",
         "fix_hint": " ".join((rule.fix if rule else "").strip().split("\n\n")[0].split()),
         "hunk": None if picked is None else {"file": picked[0], "lines": quote(picked[1])},
-        "mermaid": mermaid(t),
+        "mermaid": mermaid(t) if diagrams else "",
         "fingerprint": fingerprint(t),
     }
 
@@ -189,18 +196,21 @@ def plan_summary(plan: dict[str, Any] | None) -> dict[str, Any] | None:
     for p in (plan.get("series") or {}).get("patches", []):
         for sid in p.get("steps", []):
             by_step.setdefault(str(sid), []).append(p["index"])
-    return {"steps": [{"id": st["id"], "title": st["title"], "status": st["status"],
+    thread = (plan.get("seed") or {}).get("message_id", "")
+    return {"thread": f"https://lore.kernel.org/r/{thread}" if thread else "the refactor thread",
+            "steps": [{"id": st["id"], "title": st["title"], "status": st["status"],
                        "summary": st.get("summary", ""),
                        "patches": by_step.get(str(st["id"]), [])}
                       for st in plan.get("steps", [])]}
 
 
 def review_dict(review: Review, timing: bool = False,
-                plan: dict[str, Any] | None = None) -> dict[str, Any]:
+                plan: dict[str, Any] | None = None, diagrams: bool = False) -> dict[str, Any]:
     """Everything a renderer needs, sorted and free of timestamps. `plan` is
-    kvmplan.plan.to_dict() of the series over the same tree, when there is one."""
+    kvmplan.plan.to_dict() of the series over the same tree, when there is
+    one; `diagrams` adds a mermaid sequence diagram to each finding."""
     s = review.series
-    findings = [finding_dict(review, t) for t in review.findings]
+    findings = [finding_dict(review, t, diagrams) for t in review.findings]
     counted = [f for f in findings if not f["accepted"] and not f["uncertain"]]
     introduced = [f for f in counted if f["status"] in ("introduced", "transient")]
     fixed = [f for f in findings if f["status"] == "fixed"]
@@ -233,7 +243,8 @@ def review_dict(review: Review, timing: bool = False,
                    "author": s.author, "base_commit": s.base_commit,
                    "cover": None if s.cover is None else s.cover.message_id,
                    "patches": len(s.patches), "missing": list(s.missing)},
-        "base": {"mode": review.mode, "name": review.base, "reason": review.base_reason},
+        "base": {"mode": review.mode, "name": review.base, "reason": review.base_reason,
+                 "lines": review.base_lines, "note": review.base_note},
         "bounds": {"cpus": review.bounds.cpus, "hotplug_events": review.bounds.hotplug_events,
                    "failures": review.bounds.failures, "system": list(review.bounds.system)},
         "apply": {k: review.hunks(k) for k in STATUSES}

@@ -11,12 +11,14 @@ a lifecycle module parameter turns virtualization on at load
 (enable_virt_at_load=true): then "on without a VM" is the configuration."""
 
 _WHY = """\
-VMX and SVM can be owned by one hypervisor per CPU. While KVM sits in VMX
-operation, an out-of-tree hypervisor (VirtualBox, VMware) cannot start,
-and KVM's own enable returns -EBUSY when it finds VMX already on. KVM
-therefore enables when the first VM is created and disables when the last
-one is destroyed. Seed 000 (2022) is about keeping that: a temporary
-enable on all CPUs during module load must be undone before init returns.
+VMX and SVM can be owned by one hypervisor per CPU. While KVM sits in
+VMX operation, an out-of-tree hypervisor (VirtualBox, VMware) cannot
+start, and KVM's own enable returns -EBUSY when it finds VMX already on.
+KVM therefore enables when the first VM is created and disables when the
+last one is destroyed. Sean's 2022 review of the TDX compatibility-check
+patch is about keeping that: a temporary enable on all CPUs during
+module load must be undone before init returns
+(https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com).
 Typical leaks: an enable on a failure path that is never disabled, or an
 online callback that enables without looking at the usage count."""
 

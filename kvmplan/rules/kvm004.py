@@ -19,12 +19,14 @@ A CPU that cannot enable virtualization must not carry vCPUs (KVM001).
 Until 6.3 KVM enabled from CPUHP_AP_KVM_STARTING, where a VMXON or
 compatibility-check failure could only be logged; 6.3 moved the callback
 to the ONLINE section (CPUHP_AP_KVM_ONLINE) so the online is refused
-instead. Seed 002 (2025) makes the same objection to doing VMXON during
-CPU bring-up. on_each_cpu() discards the callback's return value, which
-is why hardware_enable_all() counts failures in hardware_enable_failed.
-syscore .resume returns void: 6.1's kvm_resume() called
-hardware_enable_nolock() and nothing looked at the outcome; 6.12 at least
-wraps it in WARN_ON_ONCE()."""
+instead. Kai Huang's 2025 review of the series that moves VMXON into x86
+CPU bring-up makes the same objection
+(https://lore.kernel.org/r/1301b802284ed5755fe397f54e1de41638aec49c.camel@intel.com).
+on_each_cpu() discards the callback's return value, which is why
+hardware_enable_all() counts failures in hardware_enable_failed. syscore
+.resume returns void: 6.1's kvm_resume() called hardware_enable_nolock()
+and nothing looked at the outcome; 6.12 at least wraps it in
+WARN_ON_ONCE()."""
 
 _EXAMPLE = """\
     static int kvm_starting_cpu(unsigned int cpu)    /* STARTING section */

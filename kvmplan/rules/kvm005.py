@@ -15,15 +15,19 @@ registered yet, or does not exist."""
 
 _WHY = """\
 A pass over cpu_online_mask sees a snapshot. Without cpus_read_lock(), a
-CPU can be half way up: too late for the pass, and past (or ahead of) the
-callback that would fix it up. Before 6.3, hardware_enable_all() sent
-on_each_cpu() holding only kvm_count_lock: a CPU whose STARTING callback
-had already seen kvm_usage_count == 0, but that was not yet in
+CPU can be half way up: too late for the pass, and past (or ahead of)
+the callback that would fix it up. Before 6.3, hardware_enable_all()
+sent on_each_cpu() holding only kvm_count_lock: a CPU whose STARTING
+callback had already seen kvm_usage_count == 0, but that was not yet in
 cpu_online_mask, was missed by both. Chao Gao's series, linked by Sean
-in seed 000, closed it in 6.3 ("KVM: Disable CPU hotplug during hardware
-enabling/disabling"). Seed 001 (2024): TDX per-CPU init was done over
-the online CPUs during hardware setup, while the hotplug callback that
-covers later CPUs was only registered later, by kvm_init()."""
+in
+https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com,
+closed it in 6.3 ("KVM: Disable CPU hotplug during hardware
+enabling/disabling"). In the 2024 TDX series
+(https://lore.kernel.org/r/461b78c38ffb3e59229caa806b6ed22e2c847b77.camel@intel.com),
+TDX per-CPU init was done over the online CPUs during hardware setup,
+while the hotplug callback that covers later CPUs was only registered
+later, by kvm_init()."""
 
 _EXAMPLE = """\
     static int hardware_enable_all(void)

@@ -13,10 +13,11 @@ KVM, that lock is kvm_lock)."""
 _WHY = """\
 vm_list is a plain list_head guarded by kvm_lock. A walker racing with
 list_del() follows pointers into a struct kvm that is being freed; one
-racing with list_add() can see a half-linked entry. Seed 000 (Sean,
-2022): kvm_arch_hardware_enable() walks vm_list to fix up unstable TSCs
-for existing VMs, and it runs from the CPU-hotplug callback, which held
-only the kvm_count_lock spinlock (a STARTING callback cannot take the
+racing with list_add() can see a half-linked entry. Sean, 2022
+(https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com):
+kvm_arch_hardware_enable() walks vm_list to fix up unstable TSCs for
+existing VMs, and it runs from the CPU-hotplug callback, which held only
+the kvm_count_lock spinlock (a STARTING callback cannot take the
 kvm_lock mutex); if CPU (un)plug collided with kvm_create_vm() or
 kvm_destroy_vm(), it "could explode due to vm_list being modified while
 it's being walked"."""

@@ -25,12 +25,13 @@ deadlocks with any hotplug attempt. The hotplug core holds it for write
 while it runs every callback, so any lock a cpuhp callback takes ranks
 below cpu_hotplug_lock and must never be held while taking
 cpus_read_lock(), directly or through cpuhp_setup_state(),
-static_call_update() or a static key update. Seed 001: holding
-cpus_read_lock() across all of vt_init() was rejected because
-static_call_update() takes it again. In 2024 KVM stopped taking
-kvm_lock in the hotplug path and gave kvm_usage_count its own
-kvm_usage_lock ("KVM: Add a dedicated mutex to manage kvm_usage_count
-to avoid deadlock")."""
+static_call_update() or a static key update. In the 2024 TDX review
+(https://lore.kernel.org/r/461b78c38ffb3e59229caa806b6ed22e2c847b77.camel@intel.com),
+holding cpus_read_lock() across all of vt_init() was rejected because
+static_call_update() takes it again. In 2024 KVM stopped taking kvm_lock
+in the hotplug path and gave kvm_usage_count its own kvm_usage_lock
+("KVM: Add a dedicated mutex to manage kvm_usage_count to avoid
+deadlock")."""
 
 _EXAMPLE = """\
     /* cpu_up() runs this holding cpu_hotplug_lock for write */

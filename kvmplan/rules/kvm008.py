@@ -17,12 +17,13 @@ After a failed init the module's text and data are freed, so a leftover
 registration is a call into freed memory at the next CPU hotplug,
 suspend or reboot. A leaked usage count keeps virtualization on for good
 (KVM002), and a freed struct kvm still on vm_list is a use-after-free
-for every walker. Seed 000 (Sean, 2022): commit 5f6de5cbebee ("KVM:
-Prevent module exit until all VMs are freed") added a try_module_get()
-failure exit to kvm_create_vm() after the VM was already on vm_list and
-kvm_arch_post_init_vm() had run, and unwound neither. Later trees take
-the reference unconditionally with __module_get(): the open /dev/kvm
-file already pins the module."""
+for every walker. Sean, 2022
+(https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com):
+commit 5f6de5cbebee ("KVM: Prevent module exit until all VMs are freed")
+added a try_module_get() failure exit to kvm_create_vm() after the VM
+was already on vm_list and kvm_arch_post_init_vm() had run, and unwound
+neither. Later trees take the reference unconditionally with
+__module_get(): the open /dev/kvm file already pins the module."""
 
 _EXAMPLE = """\
     struct kvm *kvm_create_vm(unsigned long type)

@@ -20,11 +20,12 @@ misc_register() returns. "KVM: Register /dev/kvm as the _very_ last
 thing during initialization" (2022) made it the last call of kvm_init(),
 and the 6.3 rework made kvm_init() the last call of vmx_init() and
 svm_init(), whose vendor code kept setting things up after it (the L1TF
-flush mode, per-CPU lists). Seed 004 (2022): kvm_mmu_vendor_module_init()
-allocated the MMU caches before the vendor's hardware_setup() had
-configured the MMU (TDP or not), so the allocation could not depend on
-that choice; the fix moved it to kvm_mmu_hardware_setup(), run after
-kvm_ops_update()."""
+flush mode, per-CPU lists). In 2022
+(https://lore.kernel.org/r/20220624232735.3090056-3-seanjc@google.com),
+kvm_mmu_vendor_module_init() allocated the MMU caches before the
+vendor's hardware_setup() had configured the MMU (TDP or not), so the
+allocation could not depend on that choice; the fix moved it to
+kvm_mmu_hardware_setup(), run after kvm_ops_update()."""
 
 _EXAMPLE = """\
     r = misc_register(&kvm_dev);

@@ -15,10 +15,12 @@ A VM's file descriptors and vCPU threads execute KVM text; a cpuhp
 state, syscore op or reboot notifier is a function pointer the core
 calls later, at the next hotplug, suspend or reboot. Commit 5f6de5cbebee
 ("KVM: Prevent module exit until all VMs are freed") made each VM pin
-the module for that reason (seed 000 discusses the error path it
-added). kvm_exit() deregisters /dev/kvm first, so no new VM can appear,
-then removes the syscore ops, the reboot notifier and the cpuhp state;
-dropping one of them leaves a dangling callback."""
+the module for that reason
+(https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com
+discusses the error path it added). kvm_exit() deregisters /dev/kvm
+first, so no new VM can appear, then removes the syscore ops, the reboot
+notifier and the cpuhp state; dropping one of them leaves a dangling
+callback."""
 
 _EXAMPLE = """\
     void kvm_exit(void)

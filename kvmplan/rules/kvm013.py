@@ -13,13 +13,14 @@ smp_call_function*()."""
 _WHY = """\
 KVM restores some host MSRs lazily, on return to userspace, from a
 per-CPU snapshot. Taken from an IPI, the snapshot reads whatever the
-interrupted code had loaded. Seed 000 (Sean, 2022): "KVM snapshots MSRs
-from IRQ context, e.g. if an out-of-tree module is running VMs, the IRQ
-can interrupt the _guest_ and cause KVM to snapshot guest registers",
-which KVM would later "restore" into the host. The snapshot sits in the
-per-CPU enable (kvm_arch_hardware_enable()) for historical reasons only,
-and in 6.1 that is reached through on_each_cpu() when the first VM is
-created."""
+interrupted code had loaded. Sean, 2022
+(https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com):
+"KVM snapshots MSRs from IRQ context, e.g. if an out-of-tree module is
+running VMs, the IRQ can interrupt the _guest_ and cause KVM to snapshot
+guest registers", which KVM would later "restore" into the host. The
+snapshot sits in the per-CPU enable (kvm_arch_hardware_enable()) for
+historical reasons only, and in 6.1 that is reached through
+on_each_cpu() when the first VM is created."""
 
 _EXAMPLE = """\
     int kvm_arch_hardware_enable(void)
@@ -37,8 +38,10 @@ points at the snapshot call and names the on_each_cpu() that sent it."""
 _FIX = """\
 Snapshot on first use instead: let kvm_set_user_return_msr() fill the
 per-CPU snapshot when a per-CPU flag says it is not initialized yet
-(Sean's proposal in seed 000), in task context with preemption off. Drop
-the notifiers from task context as well."""
+(Sean's proposal in
+https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com),
+in task context with preemption off. Drop the notifiers from task
+context as well."""
 
 RULE: Rule = Rule(
     code="KVM013",

@@ -12,13 +12,15 @@ runs on a CPU with virtualization on (VMXON), which SEAMCALLs require."""
 _WHY = """\
 A TD's vCPUs can be scheduled on any active CPU and make SEAMCALLs
 there; a CPU that never ran tdx_cpu_enable() (TDH.SYS.LP.INIT) cannot.
-Seed 001 (2024): TDX per-CPU init was done once over the online CPUs in
-hardware setup, before kvm_init() registered the hotplug callback, so a
-CPU onlined in between lacked it. Holding cpus_read_lock() across all of
-vt_init() was ruled out (static_call_update() takes it again, KVM007).
-Kai's preferred option there is tdx_cpu_enable() right after VMXON in
-the per-CPU enable path: every online CPU is TDX-capable whenever a VM
-can run, and the window while no VM exists is accepted."""
+In the 2024 TDX series
+(https://lore.kernel.org/r/461b78c38ffb3e59229caa806b6ed22e2c847b77.camel@intel.com),
+TDX per-CPU init was done once over the online CPUs in hardware setup,
+before kvm_init() registered the hotplug callback, so a CPU onlined in
+between lacked it. Holding cpus_read_lock() across all of vt_init() was
+ruled out (static_call_update() takes it again, KVM007). Kai's preferred
+option there is tdx_cpu_enable() right after VMXON in the per-CPU enable
+path: every online CPU is TDX-capable whenever a VM can run, and the
+window while no VM exists is accepted."""
 
 _EXAMPLE = """\
     static int vt_hardware_enable(void)

@@ -11,14 +11,15 @@ exists, and per-VM state sized by it is allocated under kvm->lock,
 serialized with vCPU creation."""
 
 _WHY = """\
-Seed 003 (Sean, 2022, reviewing VMX IPI virtualization): "max_vcpu_id
-absolutely needs to be constant after the first vCPU is created". The
-PID table is indexed by vCPU ID and sized from max_vcpu_id, which
-userspace sets after VM creation, so it could only be allocated at vCPU
-creation; there kvm_arch_vcpu_precreate() was not under kvm->lock, and
-two vCPU creations, or a late KVM_ENABLE_CAP, could race on the table
-and its size. kvm_arch_vcpu_precreate() was then moved under kvm->lock,
-and the table is allocated from it."""
+Sean, 2022, reviewing VMX IPI virtualization
+(https://lore.kernel.org/r/YksxiAnNmdR2q65S@google.com):
+"max_vcpu_id absolutely needs to be constant after the first vCPU is
+created". The PID table is indexed by vCPU ID and sized from
+max_vcpu_id, which userspace sets after VM creation, so it could only be
+allocated at vCPU creation; there kvm_arch_vcpu_precreate() was not
+under kvm->lock, and two vCPU creations, or a late KVM_ENABLE_CAP, could
+race on the table and its size. kvm_arch_vcpu_precreate() was then moved
+under kvm->lock, and the table is allocated from it."""
 
 _EXAMPLE = """\
     static int vmx_create_vcpu(struct kvm_vcpu *vcpu)

@@ -193,10 +193,10 @@ def test_v1_and_v2_mixed_pick_newest_and_version_flag(tmp_path: Path) -> None:
     )
     series = assemble(load_messages(mixed)[0])
     assert (series.version, series.expected, len(series.patches)) == (2, 50, 50)
-    assert any("--version 1" in d.text for d in series.diagnostics)
+    assert any("--series-version 1" in d.text for d in series.diagnostics)
     older = assemble(load_messages(mixed)[0], version=1)
     assert (older.version, older.expected, len(older.patches)) == (1, 44, 44)
-    code, _, err = run_cli(["series", str(mixed), "--version", "7"])
+    code, _, err = run_cli(["series", str(mixed), "--series-version", "7"])
     assert code == 2 and err.count("\n") == 1 and "found v1, v2" in err
 
 

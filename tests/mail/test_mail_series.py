@@ -215,7 +215,7 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
         ["series", str(empty)],
         ["series", str(junk)],
         ["series", str(FIXTURES / "example-series.mbox"), "--format", "yaml"],
-        ["series", str(FIXTURES / "example-series.mbox"), "--version", "0"],
+        ["series", str(FIXTURES / "example-series.mbox"), "--series-version", "0"],
     ):
         code, out, err = run_cli(args)
         assert code == 2, args
