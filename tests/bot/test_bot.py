@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from bothelp import (
     SMALL,
     bot_cmd,
@@ -23,6 +24,9 @@ from bothelp import (
     series_rows,
     snapshot,
 )
+
+# end to end: real bot processes that analyse real series
+pytestmark = pytest.mark.slow
 
 from kvmplan.mail import split_mbox
 

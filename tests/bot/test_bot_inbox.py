@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from bothelp import (
     REWORK,
     SMALL,
@@ -19,6 +20,9 @@ from bothelp import (
     series_rows,
     snapshot,
 )
+
+# end to end: real bot processes that analyse real series
+pytestmark = pytest.mark.slow
 
 
 def test_public_inbox_archive_one_review_per_series_version(tmp_path: Path) -> None:

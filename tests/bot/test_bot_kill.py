@@ -31,6 +31,8 @@ from bothelp import (
     snapshot,
 )
 
+pytestmark = pytest.mark.slow   # kills bots at every step
+
 CRASH_POINTS = [("ingest", 1), ("ingest", 2), ("analyzing", 2), ("worker", 1), ("worker", 3),
                 ("delivering", 1), ("delivered-one", 2), ("delivered-one", 9), ("replied", 2)]
 

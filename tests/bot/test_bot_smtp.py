@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from bothelp import SMALL, concat, corpus, events, run_bot, series_rows, snapshot
 
+# end to end: real bot processes that analyse real series
+pytestmark = pytest.mark.slow
+
 aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd (test extra) not installed")
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow   # SPIN runs
+
 from kvmplan.model import Bounds, build_program, explore
 from kvmplan.model.litmus import load_litmus
 from kvmplan.model.promela import (
