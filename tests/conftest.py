@@ -30,6 +30,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say which kernel releases the tree tests ran on, and how the
+    release-specific ones were judged."""
+    for version in KERNEL_VERSIONS:
+        root = kernel_tree_path(version)
+        if root is None:
+            terminalreporter.write_line(f"kernel trees: linux-{version} absent: tree tests skipped")
+            continue
+        mine, shipped = tree_source(root), shipped_source(version)
+        how = ("release-specific tests compared with the bundled data" if mine == shipped else
+               f"bundled data is {shipped}: release-specific tests skipped or run against a "
+               "baseline built from this tree")
+        terminalreporter.write_line(f"kernel trees: linux-{version} is {mine}: {how}")
+
+
 def trees_dir() -> Path:
     """Parent directory of the extracted trees (env KVMPLAN_TREES overrides)."""
     return Path(os.environ.get("KVMPLAN_TREES", Path.home() / ".cache/kvmplan/trees"))
