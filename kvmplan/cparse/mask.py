@@ -167,8 +167,21 @@ _TOKEN = re.compile(
 )
 
 
+# `#if` arithmetic is the preprocessor's: intmax_t, 64 bits. Nesting deeper
+# than this (parentheses, unary operators) is not C anyone writes: unreadable.
+_INT_BITS = 64
+_MAX_NESTING = 64
+
+
+def _wrap(value: int) -> int:
+    """A value as a signed 64-bit integer, as the preprocessor computes it."""
+    half = 1 << (_INT_BITS - 1)
+    return ((value + half) % (1 << _INT_BITS)) - half
+
+
 def _eval(expr: str, config: KernelConfig, defines: dict[str, str]) -> bool:
-    """Evaluate an `#if` expression; anything unreadable counts as false."""
+    """Evaluate an `#if` expression; anything unreadable counts as false.
+    Values are 64-bit, nesting is bounded: a hostile line costs no memory."""
     tokens: list[tuple[str, str]] = []
     pos = 0
     expr = expr.strip()
@@ -183,7 +196,7 @@ def _eval(expr: str, config: KernelConfig, defines: dict[str, str]) -> bool:
         parser = _CondParser(tokens, config, defines)
         value = parser.ternary()
         return bool(value)
-    except (IndexError, ValueError, ZeroDivisionError):
+    except (IndexError, ValueError, ZeroDivisionError, RecursionError):
         return False
 
 
@@ -200,6 +213,7 @@ class _CondParser:
         self.i = 0
         self.config = config
         self.defines = defines
+        self.depth = 0
 
     def peek(self) -> str:
         return self.tokens[self.i][1] if self.i < len(self.tokens) else ""
@@ -231,16 +245,25 @@ class _CondParser:
         return left
 
     def unary(self) -> int:
+        self.depth += 1
+        try:
+            if self.depth > _MAX_NESTING:
+                raise ValueError("nested too deep")
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> int:
         tok = self.peek()
         if tok == "!":
             self.take()
             return int(not self.unary())
         if tok == "-":
             self.take()
-            return -self.unary()
+            return _wrap(-self.unary())
         if tok == "~":
             self.take()
-            return ~self.unary()
+            return _wrap(~self.unary())
         if tok == "(":
             self.take()
             value = self.ternary()
@@ -249,7 +272,7 @@ class _CondParser:
             return value
         kind, text = self.take()
         if kind == "num":
-            return int(text, 0)
+            return _wrap(int(text, 0))
         if kind != "id":
             raise ValueError(f"unexpected {text}")
         if text == "defined":
@@ -283,13 +306,19 @@ class _CondParser:
         if text in self.defines:
             raw = self.defines[text]
             try:
-                return int(raw.rstrip("uUlL"), 0)
+                return _wrap(int(raw.rstrip("uUlL"), 0))
             except ValueError:
                 return 1
-        return self.config.value(text)
+        return _wrap(self.config.value(text))
 
 
 def _apply(op: str, a: int, b: int) -> int:
+    if op in ("<<", ">>") and not 0 <= b < _INT_BITS:
+        raise ValueError("shift out of range")      # undefined in C
+    return _wrap(_apply_exact(op, a, b))
+
+
+def _apply_exact(op: str, a: int, b: int) -> int:
     if op == "||":
         return int(bool(a) or bool(b))
     if op == "&&":

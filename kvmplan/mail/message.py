@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.header
 import email.message
+import email.parser
 import email.utils
 import hashlib
 import re
@@ -57,20 +58,34 @@ class Message:
     def parents(self) -> tuple[str, ...]:
         """Message-IDs this mail answers, nearest first."""
         out = [] if self.in_reply_to is None else [self.in_reply_to]
-        out.extend(ref for ref in reversed(self.references) if ref not in out)
+        seen = set(out)
+        for ref in reversed(self.references):
+            if ref not in seen:
+                seen.add(ref)
+                out.append(ref)
         return tuple(out)
 
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
+# A real thread is a few dozen mails deep; more References only cost time.
+MAX_REFERENCES = 100
 _WS = re.compile(r"\s+")
 
 
 def parse_message(raw: bytes, origin: str) -> Message:
     """Decode one raw RFC 5322 message; problems become diagnostics, never errors."""
     raw = raw.replace(b"\r\n", b"\n")
-    msg = email.message_from_bytes(raw, policy=compat32)
     problems: list[str] = []
     notes: list[str] = []
+    try:
+        msg = email.message_from_bytes(raw, policy=compat32)
+        whole = True
+    except (RecursionError, MemoryError, ValueError, LookupError, TypeError):
+        # the stdlib parser recurses once per nested multipart: a hostile
+        # nesting depth ends here. The headers still place the mail.
+        msg = email.parser.BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
+        whole = False
+        problems.append("MIME structure could not be read (nested too deep?): body ignored")
 
     ids = _msgids(_header(msg, "Message-ID"))
     if ids:
@@ -86,12 +101,17 @@ def parse_message(raw: bytes, origin: str) -> Message:
     reply_ids = _msgids(_header(msg, "In-Reply-To"))
     in_reply_to = reply_ids[-1] if reply_ids else None
     references = tuple(_msgids(_header(msg, "References")))
+    if len(references) > MAX_REFERENCES:
+        # the root and the nearest ancestors are what threading needs
+        problems.append(f"References holds {len(references)} Message-IDs; kept the first and "
+                        f"the last {MAX_REFERENCES - 1}")
+        references = references[:1] + references[-(MAX_REFERENCES - 1):]
 
     subject = _WS.sub(" ", _header(msg, "Subject")).strip()
     author = parse_address(_header(msg, "From"))
     date = _WS.sub(" ", _header(msg, "Date")).strip()
 
-    body, attachments, body_problems = _body(msg)
+    body, attachments, body_problems = _body(msg) if whole else ("", [], [])
     problems.extend(body_problems)
     if msg.defects:
         kinds = sorted({type(d).__name__ for d in msg.defects})

@@ -197,6 +197,10 @@ def assemble(
         raise InputError("no mail found in the input")
     unique = _dedupe(messages, diags)
     subjects = {m.message_id: parse_subject(m.subject) for m in unique}
+    for m in unique:
+        if subjects[m.message_id].problem:
+            diags.append(Diagnostic("warning", f"not taken as a patch: "
+                                    f"{subjects[m.message_id].problem}", m.message_id))
     by_id = {m.message_id: m for m in unique}
     threads = _Threads()
     for m in unique:

@@ -147,5 +147,22 @@ def load_messages(
 ) -> tuple[tuple[Message, ...], tuple[Diagnostic, ...]]:
     """Read and decode every message at `path` (see `read_raw`), in input order."""
     raws, diagnostics = read_raw(path, stdin)
-    messages = tuple(parse_message(raw.data, raw.origin) for raw in raws)
-    return messages, tuple(diagnostics)
+    messages: list[Message] = []
+    for raw in raws:
+        try:
+            messages.append(parse_message(raw.data, raw.origin))
+        except Exception as exc:  # noqa: BLE001 - one bad mail never stops the rest
+            diagnostics.append(Diagnostic(
+                "error", f"{raw.origin}: unreadable mail left aside ({type(exc).__name__})",
+                _header_message_id(raw.data)))
+    return tuple(messages), tuple(diagnostics)
+
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*<?([^<>\s]{1,200})>?", re.I | re.M)
+
+
+def _header_message_id(data: bytes) -> str | None:
+    """The Message-ID of a mail the parser could not read, from its header bytes."""
+    head = data[:data.find(b"\n\n")] if b"\n\n" in data[:65536] else data[:65536]
+    found = _MESSAGE_ID.search(head)
+    return found.group(1).decode("ascii", "replace") if found else None

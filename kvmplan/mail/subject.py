@@ -12,6 +12,11 @@ _COUNTER = re.compile(r"^0*(\d+)/0*(\d+)$")
 _VERSION = re.compile(r"^v(\d+)(?:\.\d+)?$", re.IGNORECASE)
 _PATCH_VERSION = re.compile(r"^(?:patch|rfc)v(\d+)$", re.IGNORECASE)
 
+# No real series has more patches or versions than this (the largest KVM
+# series seen run to ~130 patches); larger numbers come from junk or hostile
+# mail, and would cost memory (every missing k) or overflow storage.
+MAX_NUMBER = 999
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -29,6 +34,7 @@ class Subject:
     index: int | None
     expected: int | None
     prefixes: tuple[str, ...]
+    problem: str = ""       # why a patch-like subject was not taken as a patch
 
     @property
     def is_cover(self) -> bool:
@@ -62,13 +68,22 @@ def parse_subject(subject: str) -> Subject:
     expected: int | None = None
     prefixes: list[str] = []
     is_patch = False
+    problem = ""
     for word in filter(None, words):
         counter = _COUNTER.match(word)
         if counter and index is None:
-            index, expected = int(counter.group(1)), int(counter.group(2))
+            k, m = counter.group(1), counter.group(2)
+            if len(k) > 3 or len(m) > 3 or int(k) > MAX_NUMBER or int(m) > MAX_NUMBER:
+                problem = f"patch number {word[:24]} out of range (at most {MAX_NUMBER})"
+                continue
+            index, expected = int(k), int(m)
             continue
         upper = word.upper()
         found = _VERSION.match(word) or _PATCH_VERSION.match(word)
+        if found and version is None and (len(found.group(1)) > 3
+                                          or int(found.group(1)) > MAX_NUMBER):
+            problem = f"version {word[:24]} out of range (at most v{MAX_NUMBER})"
+            continue
         if found and version is None:
             version = int(found.group(1))
             if upper.startswith(("PATCH", "RFC")):
@@ -80,6 +95,8 @@ def parse_subject(subject: str) -> Subject:
         prefixes.append(word)
     if index is not None and words:
         is_patch = True
+    if problem:
+        is_patch, index, expected = False, None, None
     if is_patch and index is None:
         index, expected = 1, 1
     return Subject(
@@ -90,4 +107,5 @@ def parse_subject(subject: str) -> Subject:
         index=index,
         expected=expected,
         prefixes=tuple(prefixes),
+        problem=problem,
     )
