@@ -124,3 +124,20 @@ def _best_placed(series: "Series", newest: object, why: str) -> tuple[Any, str]:
     lead = f"{why}: " if why else ""
     return best[3], (f"{lead}the series places best on {best[2]} "
                      f"({best[0]}/{best[4]} hunks applied or present; {others})")
+
+
+VENDOR_DIRS = {"vmx": "arch/x86/kvm/vmx/", "svm": "arch/x86/kvm/svm/"}
+
+
+def series_vendor(series: "Series") -> tuple[str, str]:
+    """The x86 vendor module to model, from the files the series touches:
+    (vendor, why). Only SVM code touched: svm; otherwise vmx."""
+    touched = {v for p in series.patches for fp in p.files for v, d in VENDOR_DIRS.items()
+               if fp.path.startswith(d)}
+    if touched == {"svm"}:
+        return "svm", "the series touches SVM code only"
+    if touched == {"vmx"}:
+        return "vmx", "the series touches VMX code only"
+    if touched:
+        return "vmx", "the series touches VMX and SVM code; run again with --vendor svm for SVM"
+    return "vmx", "the series touches no vendor code"

@@ -16,6 +16,7 @@ from typing import Callable, Protocol, Sequence
 
 from kvmplan.analyze.base import BaseChoice
 from kvmplan.analyze.config import Config
+from kvmplan.analyze.coverage import Coverage, Verdict, decide, patch_coverage
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.cparse.hunk import section_function
@@ -104,6 +105,7 @@ class PatchResult:
     author: str
     files: tuple[FileOutcome, ...]
     findings_after: int       # findings after this patch (-1: no run, unchanged graph)
+    coverage: Coverage = Coverage()
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files for h in f.hunks if h.status == status)
@@ -132,6 +134,10 @@ class Review:
     diagnostics: tuple[Diagnostic, ...]
     base_lines: str = ""   # the release the line numbers belong to
     base_note: str = ""    # --tree is another release than the bundled baseline
+    coverage: Coverage = Coverage()
+    verdict: Verdict = Verdict("inconclusive", "not analysed")
+    vendor: str = "vmx"
+    vendor_reason: str = ""
 
     def hunks(self, status: str) -> int:
         return sum(p.count(status) for p in self.patches)
@@ -228,7 +234,8 @@ def finding_key(rule: str, function: str, message: str) -> tuple[str, str, str]:
 
 
 def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
-            vendor: str = "vmx", jobs: int = 1, progress: Progress | None = None) -> Review:
+            vendor: str = "vmx", jobs: int = 1, progress: Progress | None = None,
+            vendor_reason: str = "--vendor") -> Review:
     """`progress(phase, done, total)` is told how far each phase is: "apply"
     (patches), "parse" (the hook graph after each prefix), "model" (runs)."""
     tell: Progress = progress or (lambda phase, done, total: None)
@@ -238,7 +245,8 @@ def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
         diags.append(Diagnostic("info", f"no patches in the input ({len(series.replies)} "
                                 "replies): nothing to analyze"))
         return Review(series, base.name, base.reason, base.mode, bounds, (), (), (),
-                      tuple(diags), base.lines, base.note)
+                      tuple(diags), base.lines, base.note, Coverage(),
+                      decide(0, Coverage(), False, base.name), vendor, vendor_reason)
     states: list[Base] = [base.state]
     patch_files: list[tuple[FileOutcome, ...]] = []
     history: History = []
@@ -263,13 +271,21 @@ def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
     changed = [i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))]
 
     tracked = _track(series, per_prefix, history, config)
+    lifecycle = frozenset(name for prog in programs for name in prog.functions)
     patches = []
+    total = Coverage()
     for i, p in enumerate(series.patches, 1):
+        cov = patch_coverage(p.files, patch_files[i - 1], lifecycle)
+        total = total + cov
         patches.append(PatchResult(p.index, p.subject, p.title, p.message_id, p.author,
                                    patch_files[i - 1],
-                                   len(per_prefix[i]) if changed[i] else -1))
+                                   len(per_prefix[i]) if changed[i] else -1, cov))
+    introduced = any(t.status in ("introduced", "transient") and not t.accepted
+                     and not t.uncertain for t in tracked)
     return Review(series, base.name, base.reason, base.mode, bounds, tuple(patches),
-                  tracked, tuple(runs), tuple(diags), base.lines, base.note)
+                  tracked, tuple(runs), tuple(diags), base.lines, base.note, total,
+                  decide(len(series.patches), total, introduced, base.name), vendor,
+                  vendor_reason)
 
 
 def _explore(program: Program, bounds: Bounds, rules: set[str]) -> tuple[list[Finding], int, float, bool]:

@@ -62,7 +62,7 @@ class BotConfig:
     failures: int = 0
     jobs: int = 0
     batch: int = 500                      # mails read per transaction
-    vendor: str = "vmx"
+    vendor: str = "auto"       # auto: from the files the series touches
     smtp: SmtpConfig | None = None
     # the analyze config file (rules, severities, accepted risks), passed on
     config_path: str = ""
@@ -157,8 +157,8 @@ def check(cfg: BotConfig, where: str = "bot") -> None:
         raise ConfigError(f"{where}: cpus: the model runs 1 to 4 CPUs")
     if cfg.tree and cfg.baseline:
         raise ConfigError(f"{where}: give tree or baseline, not both")
-    if cfg.vendor not in ("vmx", "svm"):
-        raise ConfigError(f"{where}: vendor must be vmx or svm")
+    if cfg.vendor not in ("auto", "vmx", "svm"):
+        raise ConfigError(f"{where}: vendor must be auto, vmx or svm")
     try:
         cfg.target_url.format(**{k: "x" for k in _PLACEHOLDERS})
     except (KeyError, IndexError, ValueError) as exc:

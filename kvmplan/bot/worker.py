@@ -114,6 +114,7 @@ def _message_id(text: str) -> str:
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
     from kvmplan.analyze import analyze, load_config, open_base
+    from kvmplan.analyze.base import series_vendor
     from kvmplan.analyze.config import Config
     from kvmplan.mail import InputError, assemble, load_messages
     from kvmplan.model import Bounds
@@ -128,9 +129,12 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     if not series.patches:
         return {"status": "nothing", "reason": "no patch of the series arrived"}
     base = open_base(job.get("tree"), series, job.get("baseline"))
+    vendor, why = job["vendor"], "configured"
+    if vendor == "auto":
+        vendor, why = series_vendor(series)
     cfg = load_config(Path(job["config"])) if job.get("config") else Config()
     review = analyze(series, base, bounds=Bounds(cpus=job["cpus"], failures=job["failures"]), config=cfg,
-                     vendor=job["vendor"], jobs=job["jobs"])
+                     vendor=vendor, jobs=job["jobs"], vendor_reason=why)
     name = outbox_name(series.title, series.version, job["key"])
     data = review_dict(review)
     outputs: list[dict[str, str]] = []
@@ -145,7 +149,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     outputs.append({"path": f"reviews/{name}.json", "kind": "review", "msgid": "",
                     "text": render_json(review, False, None)})
     summary = {"title": series.title, "version": series.version, "patches": len(series.patches),
-               "missing": list(series.missing), "base": base.name, "verdict": data["verdict"],
+               "missing": list(series.missing), "base": base.name, "verdict": data["verdict_text"],
                "counts": data["counts"], "replies": sum(o["kind"] == "reply" for o in outputs)}
     return {"status": "ok", "name": name, "summary": summary, "outputs": outputs}
 

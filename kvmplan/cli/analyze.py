@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from kvmplan.cli.common import EXIT_FINDINGS, EXIT_NIPA_WARNING, EXIT_OK, fail
+from kvmplan.cli.common import (EXIT_FINDINGS, EXIT_INCONCLUSIVE, EXIT_NIPA_WARNING, EXIT_OK,
+                                fail)
 from kvmplan.cli.progress import PhaseProgress
 
 if TYPE_CHECKING:
@@ -40,9 +41,14 @@ def register(app: typer.Typer) -> None:
                                     "warning, note, never)"),
         version: Optional[int] = typer.Option(None, "--series-version", min=1,
                                               help="series version to pick (default: newest)"),
+        pick: Optional[str] = typer.Option(None, "--series", metavar="MESSAGE-ID",
+                                           help="the series version holding this message "
+                                           "(default: the series with most patches)"),
         cpus: int = typer.Option(2, "--cpus", help="CPUs in the model"),
         failures: int = typer.Option(0, "--failures", help="injected failures of fallible calls"),
-        vendor: str = typer.Option("vmx", "--vendor", help="vmx or svm"),
+        vendor: Optional[str] = typer.Option(None, "--vendor", help="vmx or svm (default: "
+                                             "svm when the series touches only SVM code, "
+                                             "else vmx)"),
         jobs: int = typer.Option(0, "--jobs", "-j", help="parallel model runs (0: one per CPU)"),
         timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress or diagnostics on stderr"),
@@ -58,11 +64,13 @@ def register(app: typer.Typer) -> None:
         and report the findings it introduces, fixes or leaves.
 
         Exit codes: 0 nothing at or above --fail-on introduced; 1 something
-        is; 2 unusable input or usage; with --nipa, 250 when only warnings
-        remain (findings below --fail-on, uncertain ones, hunks that did not
-        apply). Progress goes to stderr: a bar on a terminal, one line per
+        is; 2 unusable input or usage; 3 inconclusive (the series was not
+        judged; the review says why); with --nipa, 250 instead of 3 and when
+        only warnings remain (findings below --fail-on, uncertain ones, hunks
+        that did not apply). --fail-on never: always 0. Progress goes to stderr: a bar on a terminal, one line per
         phase otherwise."""
         from kvmplan.analyze import ConfigError, analyze, load_config, open_base
+        from kvmplan.analyze.base import series_vendor
         from kvmplan.mail import InputError, assemble, load_messages
         from kvmplan.model import Bounds
         from kvmplan.report import FORMATS, RENDERERS, render_emails
@@ -81,7 +89,8 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         try:
             messages, diagnostics = load_messages(path)
-            series = assemble(messages, version=version, diagnostics=diagnostics)
+            series = assemble(messages, version=version, diagnostics=diagnostics,
+                              message_id=pick)
         except InputError as exc:
             fail(str(exc))
         if series.replies_only and not quiet:
@@ -91,11 +100,16 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             fail(str(exc))
 
+        if vendor is not None and vendor not in ("vmx", "svm"):
+            fail(f"--vendor {vendor}: expected vmx or svm")
+        why = "--vendor"
+        if vendor is None:
+            vendor, why = series_vendor(series)
         progress = PhaseProgress(quiet=quiet)
         try:
             review = analyze(series, base, bounds=Bounds(cpus=cpus, failures=failures), config=cfg,
                              vendor=vendor, jobs=jobs or min(os.cpu_count() or 1, 4),
-                             progress=progress)
+                             progress=progress, vendor_reason=why)
             progress("render", 0, 1)
             plan = None
             if tree is not None and fmt in ("markdown", "json") and not no_plan:
@@ -137,13 +151,18 @@ def _plan(tree: str, series: object, vendor: str) -> dict | None:
 
 
 def exit_code(review: Review, fail_on: str, nipa: bool = False) -> int:
-    """0, 1 (something introduced at or above `fail_on`), or with `nipa`
-    NIPA's 250 for what the patchwork check calls a warning."""
-    floor = _RANK.get(fail_on, 99)
+    """0; 1 something introduced at or above `fail_on`; 3 an inconclusive
+    verdict; with `nipa`, NIPA's 250 for a warning (an inconclusive verdict
+    too). `--fail-on never` always gives 0."""
+    if fail_on == "never":
+        return EXIT_OK
+    floor = _RANK[fail_on]
     new = [t for t in review.findings if t.status in ("introduced", "transient")]
     if any(not t.accepted and not t.uncertain and _RANK.get(t.severity, 0) >= floor
            for t in new):
         return EXIT_FINDINGS
+    if review.verdict.kind == "inconclusive":
+        return EXIT_NIPA_WARNING if nipa else EXIT_INCONCLUSIVE
     if nipa and (any(not t.accepted for t in new) or review.hunks("failed")):
         return EXIT_NIPA_WARNING
     return EXIT_OK
@@ -202,7 +221,10 @@ def register_check_mail(app: typer.Typer) -> None:
         new = [f for f in data["findings"] if f["status"] in ("introduced", "transient")]
         status = {"success": "pass", "warning": "warn", "fail": "fail"}[
             check_state(new, review.hunks("failed"))]
-        parts = [f"{len(data['introduced'])} introduced", f"{len(data['fixed'])} fixed"]
+        if data["verdict"] == "inconclusive" and status == "pass":
+            status = "warn"
+        parts = ([data["verdict_text"]] if data["verdict"] == "inconclusive" else []) + [
+            f"{len(data['introduced'])} introduced", f"{len(data['fixed'])} fixed"]
         if review.hunks("failed"):
             parts.append(f"{review.hunks('failed')} hunk(s) did not apply to {base.name}")
         emit(status, "lifecycle model: " + ", ".join(parts), render_text(review))

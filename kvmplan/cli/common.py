@@ -14,12 +14,15 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3        # analyze could not judge the series (the reason is in the review)
 EXIT_NIPA_WARNING = 250      # NIPA's "warning" (analyze --nipa)
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 clean (nothing introduced at or above --fail-on); 1 findings "
-    "at or above --fail-on; 2 usage or input error (one line on stderr); 250 "
-    "warnings only, with analyze --nipa (NIPA's convention).")
+    "at or above --fail-on; 2 usage or input error (one line on stderr); 3 "
+    "inconclusive (the series was not judged: the review says why); 250 "
+    "warnings only, with analyze --nipa (NIPA's convention; an inconclusive "
+    "verdict is one too).")
 
 
 class UsageError(Exception):

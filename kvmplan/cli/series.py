@@ -35,6 +35,12 @@ def register(app: typer.Typer) -> None:
             typer.Option("--series-version", min=1,
                          help="Series version to pick (default: the newest)."),
         ] = None,
+        pick: Annotated[
+            str | None,
+            typer.Option("--series", metavar="MESSAGE-ID",
+                         help="The series version holding this message (default: the "
+                         "series with the most patches)."),
+        ] = None,
     ) -> None:
         """Assemble a patch series from mail and print it.
 
@@ -43,7 +49,8 @@ def register(app: typer.Typer) -> None:
         """
         try:
             messages, diagnostics = load_messages(path)
-            result = assemble(messages, version=version, diagnostics=diagnostics)
+            result = assemble(messages, version=version, diagnostics=diagnostics,
+                              message_id=pick)
         except InputError as exc:
             fail(str(exc))
         out = dumps(result) if format is Format.json else render_text(result)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.diff import FilePatch, parse_diff, split_patch
@@ -180,23 +180,41 @@ class _Candidate:
         covered = " + cover" if cover else ""
         return f"v{self.version} '{title}' ({count} patch{'es' if count != 1 else ''}{covered})"
 
+    def title(self) -> str:
+        subjects = [s for _, s in self.messages]
+        cover = next((s for s in subjects if s.index == 0), None)
+        return (cover or min(subjects, key=lambda s: s.index or 0)).title
+
+    def family(self) -> str:
+        """Versions of one series share it: the title, as b4 matches them."""
+        return " ".join(self.title().lower().split())
+
+    def first_id(self) -> str:
+        """The Message-ID that names this series version (cover, else the first patch)."""
+        return min(self.messages, key=lambda ms: ms[1].index or 0)[0].message_id
+
 
 def assemble(
     messages: Sequence[Message],
     *,
     version: int | None = None,
     diagnostics: Iterable[Diagnostic] = (),
+    message_id: str | None = None,
 ) -> Series:
-    """Assemble the series in `messages`: the newest version, or `version`.
+    """Assemble one series version from `messages`: the one holding
+    `message_id` when given; else, of the series with the most patches in
+    the input (others are listed, never merged), the newest version or
+    `version`.
 
-    Raises InputError when there is no message, or neither a patch nor a
-    reply to one.
+    Raises InputError when there is no message, neither a patch nor a reply
+    to one, or `message_id` is in no series.
     """
     diags: list[Diagnostic] = list(diagnostics)
     if not messages:
         raise InputError("no mail found in the input")
     unique = _dedupe(messages, diags)
     subjects = {m.message_id: parse_subject(m.subject) for m in unique}
+    _inherit_cover_versions(unique, subjects, diags)
     for m in unique:
         if subjects[m.message_id].problem:
             diags.append(Diagnostic("warning", f"not taken as a patch: "
@@ -226,7 +244,7 @@ def assemble(
         if not candidates:
             what = f"{len(unique)} message{'s' if len(unique) != 1 else ''}"
             raise InputError(f"no patch series found: {what} read, none is a patch or a reply to one")
-    chosen = _choose(candidates, version, diags)
+    chosen = _choose(candidates, version, diags, message_id)
     chosen_ids = {m.message_id for m, _ in chosen.messages}
 
     cover: Cover | None = None
@@ -342,6 +360,25 @@ def assemble(
     )
 
 
+def _inherit_cover_versions(messages: Sequence[Message], subjects: dict[str, Subject],
+                            diags: list[Diagnostic]) -> None:
+    """A `[PATCH k/M]` without vN sent in reply to a `[PATCH vN 0/M]` cover
+    letter belongs to vN, as b4 reads it: give it the cover's version."""
+    for m in messages:
+        s = subjects[m.message_id]
+        if not s.is_patch or s.is_reply or s.versioned or not s.index:
+            continue
+        for parent in m.parents:
+            ps = subjects.get(parent)
+            if ps is not None and ps.is_cover and not ps.is_reply and ps.versioned \
+                    and ps.expected == s.expected:
+                subjects[m.message_id] = replace(s, version=ps.version, versioned=True)
+                diags.append(Diagnostic("info", f"patch {s.index}/{s.expected} names no version; "
+                                        f"it is v{ps.version}, like the cover letter it answers",
+                                        m.message_id))
+                break
+
+
 def _dedupe(messages: Sequence[Message], diags: list[Diagnostic]) -> list[Message]:
     seen: dict[str, int] = {}
     unique: list[Message] = []
@@ -397,20 +434,38 @@ def _candidates(
     return sorted(groups.values(), key=lambda c: c.first_seen)
 
 
-def _choose(candidates: list[_Candidate], version: int | None, diags: list[Diagnostic]) -> _Candidate:
+def _choose(candidates: list[_Candidate], version: int | None, diags: list[Diagnostic],
+            message_id: str | None = None) -> _Candidate:
+    if message_id is not None:
+        wanted = message_id.strip().strip("<>")
+        pool = [c for c in candidates if any(m.message_id == wanted for m, _ in c.messages)]
+        if not pool:
+            raise InputError(f"no series in the input holds the message <{wanted}>")
+    else:
+        # distinct series are not versions of one another: take the one with
+        # the most patch messages (then the first), and list the others
+        sizes: dict[str, int] = {}
+        for c in candidates:
+            sizes[c.family()] = sizes.get(c.family(), 0) + len(c.messages)
+        first = {c.family(): c.first_seen for c in reversed(candidates)}
+        family = min(sizes, key=lambda f: (-sizes[f], first[f]))
+        pool = [c for c in candidates if c.family() == family]
     if version is not None:
-        pool = [c for c in candidates if c.version == version]
+        pool = [c for c in pool if c.version == version]
         if not pool:
             found = ", ".join(f"v{v}" for v in sorted({c.version for c in candidates}))
             raise InputError(f"no version {version} of a series in the input (found {found})")
-    else:
-        newest = max(c.version for c in candidates)
-        pool = [c for c in candidates if c.version == newest]
+    elif message_id is None:
+        newest = max(c.version for c in pool)
+        pool = [c for c in pool if c.version == newest]
     # Several series of that version: the one with most messages, then the first.
     chosen = min(pool, key=lambda c: (-len(c.messages), c.first_seen))
     for c in candidates:
         if c is not chosen:
-            hint = f"; choose it with --series-version {c.version}" if c.version != chosen.version else ""
+            same = c.family() == chosen.family()
+            hint = (f"; choose it with --series-version {c.version}"
+                    if same and c.version != chosen.version else
+                    f"; choose it with --series {c.first_id()}")
             diags.append(Diagnostic("info", f"the input also holds {c.describe()}{hint}"))
     return chosen
 

@@ -35,6 +35,7 @@ class Subject:
     expected: int | None
     prefixes: tuple[str, ...]
     problem: str = ""       # why a patch-like subject was not taken as a patch
+    versioned: bool = False  # the subject names its vN (else version 1 is assumed)
 
     @property
     def is_cover(self) -> bool:
@@ -108,4 +109,5 @@ def parse_subject(subject: str) -> Subject:
         expected=expected,
         prefixes=tuple(prefixes),
         problem=problem,
+        versioned=version is not None and version > 0,
     )

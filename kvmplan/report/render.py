@@ -73,6 +73,7 @@ def render_text(review: Review, timing: bool = False, plan: dict[str, Any] | Non
         out.append(f"{loc['file']}:{loc['line']}: {f['severity']}: {f['rule']}: "
                    f"[{tag}{acc}] {f['message']}")
     a = data["apply"]
+    out.append(f"verdict: {data['verdict_text']}")
     out.append(f"total: {data['counts']['introduced'] + data['counts']['transient']} introduced, "
                f"{data['counts']['fixed']} fixed, {data['counts']['pre-existing']} pre-existing; "
                f"hunks {a['exact']} exact, {a['offset']} offset, {a['fuzz']} fuzz, "
@@ -147,12 +148,23 @@ def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | No
             "originalUriBaseIds": {"SRCROOT": {"description": {
                 "text": f"the kernel tree: {data['base']['name']}"}}},
             "automationDetails": {"id": f"kvmplan/{data['series']['title']}/v{data['series']['version']}"},
+            "invocations": [_invocation(data)],
             "results": results,
             "properties": {"apply": data["apply"], "base": data["base"],
                            "series": data["series"]},
         }],
     }
     return json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _invocation(data: dict[str, Any]) -> dict[str, Any]:
+    """An inconclusive verdict is a run that did not judge the series."""
+    inv: dict[str, Any] = {"executionSuccessful": data["verdict"] != "inconclusive"}
+    if data["verdict"] == "inconclusive":
+        inv["toolExecutionNotifications"] = [{
+            "level": "warning", "descriptor": {"id": "inconclusive"},
+            "message": {"text": f"inconclusive: {data['verdict_reason']}"}}]
+    return inv
 
 
 # --- reply mails -------------------------------------------------------
@@ -223,7 +235,7 @@ def _series_summary(data: dict[str, Any]) -> str:
         "kvmplan ran the series through its model of KVM's virtualization "
         "lifecycle, " + (f"after each of the {n} patches." if n != 1 else "after its one patch."),
         "",
-        f"Verdict: {data['verdict']}.",
+        f"Verdict: {data['verdict_text']}.",
         f"Base: {data['base']['name']} ({data['base']['reason']}); lines as of "
         f"{data['base']['lines']}." + (f" {data['base']['note']}" if data['base']['note'] else ""),
         f"Hunks: {a['exact']} exact, {a['offset']} at an offset, {a['fuzz']} with fuzz, "

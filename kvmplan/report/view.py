@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from kvmplan import __version__
+from kvmplan.analyze.coverage import Coverage
 from kvmplan.analyze.provenance import new_ranges
 from kvmplan.analyze.run import Review, Tracked, finding_key
 from kvmplan.diff import Hunk
@@ -172,6 +173,17 @@ def finding_dict(review: Review, t: Tracked, diagrams: bool = False) -> dict[str
     }
 
 
+def coverage_dict(c: Coverage) -> dict[str, Any]:
+    """What the model judged (kvmplan.analyze.coverage.Coverage) as data."""
+    return {"hunks": {"exact": c.exact, "offset": c.offset, "fuzz": c.fuzz,
+                      "present": c.present, "failed": c.failed},
+            "files": {"in_model": c.files_in_model, "outside_model": c.files_outside,
+                      "other": c.files_other},
+            "lines": {"in_model": c.lines_in_model, "outside_model": c.lines_outside},
+            "lifecycle_functions": list(c.functions),
+            "outside_model_files": list(c.outside)}
+
+
 def check_state(introduced: list[dict[str, Any]], failed_hunks: int) -> str:
     """success, warning or fail: the one rule behind every verdict a machine
     reads (the bot's patchwork checks, b4's external checker). `introduced`
@@ -214,12 +226,15 @@ def review_dict(review: Review, timing: bool = False,
     counted = [f for f in findings if not f["accepted"] and not f["uncertain"]]
     introduced = [f for f in counted if f["status"] in ("introduced", "transient")]
     fixed = [f for f in findings if f["status"] == "fixed"]
-    if any(f["severity"] == "error" for f in introduced):
-        verdict = "the series introduces lifecycle ordering bugs"
-    elif introduced:
-        verdict = "the series introduces lifecycle warnings"
-    else:
+    v = review.verdict
+    if v.kind == "findings":
+        verdict = ("the series introduces lifecycle ordering bugs"
+                   if any(f["severity"] == "error" for f in introduced)
+                   else "the series introduces lifecycle warnings")
+    elif v.kind == "clean":
         verdict = "no new lifecycle findings"
+    else:
+        verdict = f"inconclusive: {v.reason}"
     patches = []
     for p, r in zip(s.patches, review.patches):
         mine = [f for f in findings if f["patch"] == p.index and f["status"] != "pre-existing"]
@@ -232,6 +247,7 @@ def review_dict(review: Review, timing: bool = False,
                                   "fuzz": h.fuzz, "offset": h.offset} for h in o.hunks]}
                       for o in r.files],
             "findings": mine,
+            "coverage": coverage_dict(r.coverage),
         })
     runs = [{"prefix": r.prefix, "cached": r.cached, "states": r.states,
              "bound_reached": r.bound_reached} | ({"seconds": round(r.seconds, 3)} if timing else {})
@@ -245,11 +261,15 @@ def review_dict(review: Review, timing: bool = False,
                    "patches": len(s.patches), "missing": list(s.missing)},
         "base": {"mode": review.mode, "name": review.base, "reason": review.base_reason,
                  "lines": review.base_lines, "note": review.base_note},
+        "vendor": {"name": review.vendor, "reason": review.vendor_reason},
         "bounds": {"cpus": review.bounds.cpus, "hotplug_events": review.bounds.hotplug_events,
                    "failures": review.bounds.failures, "system": list(review.bounds.system)},
         "apply": {k: review.hunks(k) for k in STATUSES}
         | {"files_skipped": review.skipped_files},
-        "verdict": verdict,
+        "verdict": v.kind,
+        "verdict_reason": v.reason,
+        "verdict_text": verdict,
+        "coverage": coverage_dict(review.coverage),
         "counts": {st: sum(1 for f in findings if f["status"] == st and not f["uncertain"])
                    for st in ("introduced", "transient", "fixed", "pre-existing")}
         | {"uncertain": sum(1 for f in findings if f["uncertain"])},

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kvmplan.analyze import Config, analyze, open_base
+from kvmplan.analyze.base import series_vendor
 from kvmplan.mail import assemble, load_messages
 from kvmplan.model import Bounds
 from kvmplan.report import render_emails, render_json, render_markdown, render_sarif, render_text
@@ -23,7 +24,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "review-kvm-rework-
 def _review(tree: Path):
     messages, diags = load_messages(str(V2))
     series = assemble(messages, diagnostics=diags)
-    return analyze(series, open_base(str(tree), series), bounds=Bounds(), config=Config(), jobs=2)
+    vendor, why = series_vendor(series)          # as `kvmplan analyze` chooses it
+    return analyze(series, open_base(str(tree), series), bounds=Bounds(), config=Config(), jobs=2,
+                   vendor=vendor, vendor_reason=why)
 
 
 @pytest.fixture(scope="module")

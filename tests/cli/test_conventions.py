@@ -74,13 +74,29 @@ def _unplaceable(tmp_path: Path) -> Path:
 
 
 def test_nipa_exit_code_for_warnings_only(tmp_path: Path) -> None:
-    mbox = _unplaceable(tmp_path)
+    """The example series with one more hunk that can't be placed: judged
+    (9 of 10 hunks applied), a warning for NIPA."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    extra = UNPLACEABLE.split("---\n", 1)[1]
+    mbox = tmp_path / "one-bad-hunk.mbox"
+    mbox.write_text(text.replace("\n-- \n2.43.0\n", "\n" + extra + "-- \n2.43.0\n", 1)
+                    .replace("\n-- \n2.43.0\n", "\n-- \n2.43.0\n"), encoding="utf-8")
     plain = kvmplan("analyze", str(mbox), "-q", "-f", "text")
     assert plain.returncode == 0, plain.stderr
-    assert "1 failed" in plain.stdout
+    assert "1 failed" in plain.stdout and "verdict: no new lifecycle findings" in plain.stdout
     nipa = kvmplan("analyze", str(mbox), "-q", "-f", "text", "--nipa")
     assert nipa.returncode == 250, nipa.stderr
     assert kvmplan("analyze", str(EXAMPLE), "-q", "--nipa").returncode == 0
+
+
+def test_inconclusive_exit_code(tmp_path: Path) -> None:
+    """A series none of whose hunks apply was not judged: exit 3 (250 for NIPA)."""
+    mbox = _unplaceable(tmp_path)
+    plain = kvmplan("analyze", str(mbox), "-q", "-f", "text")
+    assert plain.returncode == 3, plain.stderr
+    assert "verdict: inconclusive: does not apply: 1 of 1 hunks" in plain.stdout
+    assert kvmplan("analyze", str(mbox), "-q", "--nipa").returncode == 250
+    assert kvmplan("analyze", str(mbox), "-q", "--fail-on", "never").returncode == 0
 
 
 def test_progress_is_plain_lines_on_stderr_when_not_a_terminal() -> None:
