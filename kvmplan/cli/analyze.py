@@ -223,8 +223,10 @@ def register_check_mail(app: typer.Typer) -> None:
             check_state(new, review.hunks("failed"))]
         if data["verdict"] == "inconclusive" and status == "pass":
             status = "warn"
+        c = data["counts"]
         parts = ([data["verdict_text"]] if data["verdict"] == "inconclusive" else []) + [
-            f"{len(data['introduced'])} introduced", f"{len(data['fixed'])} fixed"]
+            f"{c['introduced'] + c['transient']} introduced", f"{c['fixed']} fixed"]
+        parts += [f"{c[k]} {k}" for k in ("uncertain", "accepted") if c[k]]
         if review.hunks("failed"):
             parts.append(f"{review.hunks('failed')} hunk(s) did not apply to {base.name}")
         emit(status, "lifecycle model: " + ", ".join(parts), render_text(review))

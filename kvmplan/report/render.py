@@ -74,8 +74,11 @@ def render_text(review: Review, timing: bool = False, plan: dict[str, Any] | Non
                    f"[{tag}{acc}] {f['message']}")
     a = data["apply"]
     out.append(f"verdict: {data['verdict_text']}")
-    out.append(f"total: {data['counts']['introduced'] + data['counts']['transient']} introduced, "
-               f"{data['counts']['fixed']} fixed, {data['counts']['pre-existing']} pre-existing; "
+    c = data["counts"]
+    aside = ", ".join(f"{c[k]} {k}" for k in ("uncertain", "accepted") if c[k])
+    out.append(f"total: {c['introduced'] + c['transient']} introduced, "
+               f"{c['fixed']} fixed, {c['pre-existing']} pre-existing"
+               + (f" ({aside})" if aside else "") + "; "
                f"hunks {a['exact']} exact, {a['offset']} offset, {a['fuzz']} fuzz, "
                f"{a['present']} present, {a['failed']} failed; base {data['base']['name']}")
     return "\n".join(out) + "\n"
@@ -86,6 +89,11 @@ def render_text(review: Review, timing: bool = False, plan: dict[str, Any] | Non
 _LEVEL = {"error": "error", "warning": "warning", "note": "note"}
 _BASELINE = {"introduced": "new", "transient": "absent", "fixed": "absent",
              "pre-existing": "unchanged"}
+# Findings absent after the series are not alerts for code scanning: a
+# fixed one passes, one introduced and fixed again within the series is
+# information (bisection). Their level is "none", as SARIF requires for a
+# kind other than "fail".
+_KIND = {"fixed": "pass", "transient": "informational"}
 
 
 def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | None = None,
@@ -119,7 +127,9 @@ def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | No
             threads.setdefault(f"{s['thread']}", []).append(step)
         result: dict[str, Any] = {
             "ruleId": f["rule"], "ruleIndex": index[f["rule"]],
-            "level": "note" if f["uncertain"] else _LEVEL.get(f["severity"], "warning"),
+            "kind": _KIND.get(f["status"], "fail"),
+            "level": ("none" if f["status"] in _KIND else
+                      "note" if f["uncertain"] else _LEVEL.get(f["severity"], "warning")),
             "message": {"text": f"[{f['status_text']}] {f['message']}"},
             "locations": [{
                 "physicalLocation": {
@@ -147,7 +157,7 @@ def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | No
                                 "rules": rules}},
             "originalUriBaseIds": {"SRCROOT": {"description": {
                 "text": f"the kernel tree: {data['base']['name']}"}}},
-            "automationDetails": {"id": f"kvmplan/{data['series']['title']}/v{data['series']['version']}"},
+            "automationDetails": {"id": _automation_id(data["series"])},
             "invocations": [_invocation(data)],
             "results": results,
             "properties": {"apply": data["apply"], "base": data["base"],
@@ -155,6 +165,13 @@ def render_sarif(review: Review, timing: bool = False, plan: dict[str, Any] | No
         }],
     }
     return json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _automation_id(series: dict[str, Any]) -> str:
+    """Stable across the versions of one series, so code scanning compares
+    v2 with v1: its change-id when it has one, else its title."""
+    key = series.get("change_id") or " ".join(str(series["title"]).split())
+    return f"kvmplan/{key}/"
 
 
 def _invocation(data: dict[str, Any]) -> dict[str, Any]:

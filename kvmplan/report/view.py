@@ -256,7 +256,7 @@ def review_dict(review: Review, timing: bool = False,
         "schema": "kvmplan.analyze/1",
         "tool": {"name": "kvmplan", "version": __version__},
         "series": {"title": s.title, "version": s.version, "expected": s.expected,
-                   "author": s.author, "base_commit": s.base_commit,
+                   "author": s.author, "base_commit": s.base_commit, "change_id": s.change_id,
                    "cover": None if s.cover is None else s.cover.message_id,
                    "patches": len(s.patches), "missing": list(s.missing)},
         "base": {"mode": review.mode, "name": review.base, "reason": review.base_reason,
@@ -270,9 +270,12 @@ def review_dict(review: Review, timing: bool = False,
         "verdict_reason": v.reason,
         "verdict_text": verdict,
         "coverage": coverage_dict(review.coverage),
-        "counts": {st: sum(1 for f in findings if f["status"] == st and not f["uncertain"])
+        # every finding by status, so each format's totals are the lines it
+        # lists; uncertain and accepted ones are counted apart as well
+        "counts": {st: sum(1 for f in findings if f["status"] == st)
                    for st in ("introduced", "transient", "fixed", "pre-existing")}
-        | {"uncertain": sum(1 for f in findings if f["uncertain"])},
+        | {"uncertain": sum(1 for f in findings if f["uncertain"]),
+           "accepted": sum(1 for f in findings if f["accepted"])},
         "patches": patches,
         "findings": findings,
         "introduced": introduced,

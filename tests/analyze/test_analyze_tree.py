@@ -103,6 +103,38 @@ def test_sarif_validates_against_the_2_1_0_schema(review):
     assert {r["baselineState"] for r in results} == {"absent", "unchanged"}
     assert all(r["codeFlows"][0]["threadFlows"] for r in results)
     assert len({r["partialFingerprints"]["kvmplanFinding/v1"] for r in results}) == len(results)
+    # code scanning: a fixed finding is a pass at level none, never an alert
+    fixed = [r for r in results if r["properties"]["status"] == "fixed"]
+    assert fixed and all((r["kind"], r["level"], r["baselineState"]) == ("pass", "none", "absent")
+                         for r in fixed)
+    assert not [r for r in results if r["level"] in ("warning", "error")
+                and r["properties"]["status"] != "pre-existing"]
+    run = sarif["runs"][0]
+    assert run["automationDetails"]["id"] == "kvmplan/KVM: Rework kvm_init() and hardware enabling/"
+    assert run["invocations"] == [{"executionSuccessful": True}]
+
+
+def test_totals_agree_in_every_format(review):
+    """The same analysis rendered every way: the same numbers."""
+    data = json.loads(render_json(review))
+    c = data["counts"]
+    by_status = {st: sum(1 for f in data["findings"] if f["status"] == st)
+                 for st in ("introduced", "transient", "fixed", "pre-existing")}
+    assert {k: c[k] for k in by_status} == by_status
+    text = render_text(review)
+    lines = text.splitlines()
+    assert sum("[fixed by" in ln for ln in lines) == c["fixed"]
+    assert sum("[pre-existing" in ln for ln in lines) == c["pre-existing"]
+    assert f"total: {c['introduced'] + c['transient']} introduced, {c['fixed']} fixed, " \
+           f"{c['pre-existing']} pre-existing" in text
+    md = render_markdown(review)
+    assert f"{c['fixed']} fixed." in md and f"{c['pre-existing']} pre-existing, unchanged." in md
+    sarif = json.loads(render_sarif(review))["runs"][0]["results"]
+    assert sum(r["properties"]["status"] == "fixed" for r in sarif) == c["fixed"]
+    assert len(sarif) == len(data["findings"])
+    mails = "\n".join(text for _, text in render_emails(review))
+    assert sum(ln.startswith("  KVM") for ln in
+               mails.split("Fixed:", 1)[1].split("\n\n", 1)[0].splitlines()) == c["fixed"]
 
 
 def test_reply_mails(review):
