@@ -66,7 +66,9 @@ class Tracked:
     series breaks bisection). `introduced_by`/`fixed_by` are patch numbers
     (k); `shown_at` is the prefix whose run the location and trace come from,
     so their lines are those of the text after `shown_at` patches: the base
-    for pre-existing and fixed findings, the introducing patch otherwise."""
+    for pre-existing findings, the prefix just before the fixing patch for
+    fixed ones (the last where the finding holds), the introducing patch
+    otherwise."""
 
     rule: str
     name: str
@@ -388,8 +390,10 @@ def _track(series: Series, per_prefix: list[list[Finding]], history: History,
         if present[0] and present[n]:
             status, intro, fixed, shown = "pre-existing", None, None, 0
         elif present[0]:
+            # shown as it last held, just before the patch that fixes it, so
+            # the trace runs through the code that patch changes
             last = max(i for i in range(n + 1) if present[i])
-            status, intro, fixed, shown = "fixed", None, last + 1, 0
+            status, intro, fixed, shown = "fixed", None, last + 1, last
         elif present[n]:
             # the patch after which it is present for good
             gone = max(i for i in range(n + 1) if not present[i])

@@ -128,7 +128,7 @@ STEPS: tuple[Step, ...] = (
         shortlogs=(("KVM: Rename kvm_arch_post_init_vm() to kvm_arch_add_vm() and call it under "
                     "kvm_lock"),),
         risks=(
-            ("The seed's sketch takes kvm_lock, then cpus_read_lock(): once a hotplug callback "
+            ("Sean's sketch takes kvm_lock, then cpus_read_lock(): once a hotplug callback "
              "takes kvm_lock under cpu_hotplug_lock that order deadlocks (the model shows it "
              "when it does); take cpus_read_lock() first."),
             ("The arch hook now runs under kvm_lock and cpus_read_lock(): nothing it calls may "

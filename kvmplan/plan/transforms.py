@@ -797,7 +797,7 @@ VARIANTS: dict[str, tuple[Variant, ...]] = {
                   "uses them (a flag in struct kvm_user_return_msrs)", uret_first_use),),
     "2": (Variant("2", "literal", f"replace {NAMES.count_lock} with {NAMES.kvm_lock} everywhere; "
                   f"the enable/disable-all paths also take cpus_read_lock() inside "
-                  f"{NAMES.kvm_lock} (the order of the seed's kvm_create_vm() sketch)",
+                  f"{NAMES.kvm_lock} (the order of Sean's kvm_create_vm() sketch)",
                   usage_lock_literal),
           Variant("2", "cpus_read_lock() outside kvm_lock", "take cpus_read_lock() outside "
                   f"{NAMES.kvm_lock} in the enable/disable-all paths; hotplug callbacks that "
@@ -813,7 +813,7 @@ VARIANTS: dict[str, tuple[Variant, ...]] = {
                   pm_hooks),),
     "4": (Variant("4", "literal", f"rename {NAMES.post_init}() to {NAMES.add_vm}(kvm, "
                   f"{'kvm_usage_count'}) and call it where the VM joins vm_list, under "
-                  f"{NAMES.kvm_lock} then cpus_read_lock() (the seed's sketch)", add_vm_literal),
+                  f"{NAMES.kvm_lock} then cpus_read_lock() (Sean's sketch)", add_vm_literal),
           Variant("4", "cpus_read_lock() outside kvm_lock", f"the same, with cpus_read_lock() taken "
                   f"outside {NAMES.kvm_lock}", add_vm_outside)),
     "5a": (Variant("5a", "literal", f"drop {NAMES.cpumask} and the common enable/disable code; "

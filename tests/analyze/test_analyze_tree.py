@@ -59,7 +59,8 @@ def test_kvm004_fixed_by_the_starting_to_online_patch(review):
     patch = review.series.patches[kvm004.fixed_by - 1]
     assert "STARTING to ONLINE" in patch.title
     assert kvm004.function == "kvm_arch_hardware_enable"
-    assert kvm004.shown_at == 0 and kvm004.trace
+    # shown as it last held: after patch 40, just before the fix
+    assert kvm004.shown_at == kvm004.fixed_by - 1 and kvm004.trace
 
 
 def test_fixed_and_preexisting_sets(review):
@@ -75,9 +76,22 @@ def test_fixed_and_preexisting_sets(review):
 
 
 def test_trace_lines_name_their_patch(review):
-    # the markdown trace of a fixed finding is at the base: no patch lines
+    # the trace of a fixed finding runs through the code just before the fix:
+    # lines written by earlier patches of the series name them
     (kvm004,) = _by(review, "KVM004", "fixed")
-    assert all(s.patch is None for s in kvm004.trace)
+    assert any(s.patch is not None for s in kvm004.trace)
+    assert all(s.patch is None or s.patch < kvm004.fixed_by for s in kvm004.trace)
+
+
+def test_fixed_finding_shows_the_prefix_that_decides_it(review):
+    """KVM002, fixed by 46/50: the trace at 45/50, and the hunk of 46."""
+    (kvm002,) = _by(review, "KVM002", "fixed")
+    assert (kvm002.fixed_by, kvm002.shown_at) == (46, 45)
+    block = render_markdown(review).split("**KVM002 no-enable-without-user**", 1)[1]
+    block = block.split("Fix hint:", 1)[0]
+    assert "(lines as of after patch 45/50)" in block
+    assert "+\tif (!__this_cpu_read(hardware_enabled))" in block      # what 46 changes
+    assert "patch 44)" in block                                       # the trace at 45 runs code of 44
 
 
 def test_every_format_is_byte_identical_across_runs(review, kernel_tree):
