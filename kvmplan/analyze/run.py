@@ -20,6 +20,7 @@ from kvmplan.analyze.coverage import Coverage, Verdict, decide, patch_coverage
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.cparse.hunk import section_function
+from kvmplan.cparse.tables import annotations
 from kvmplan.diff import FilePatch, Hunk
 from kvmplan.diff.apply import FileOutcome
 from kvmplan.graph import HookGraph
@@ -449,7 +450,10 @@ def _uncertain(history: History, f: Finding, status: str, intro: int | None,
 
 
 def _touches(hunk: Hunk, names: set[str]) -> bool:
-    """Does a hunk sit in, or change a call of, one of the functions `names`?"""
+    """Does a hunk sit in, or change a call of, one of the functions `names`,
+    and change what the code does?"""
+    if not _changes_behaviour(hunk):
+        return False
     if section_function(hunk.section) in names:
         return True
     words = set()
@@ -460,6 +464,21 @@ def _touches(hunk: Hunk, names: set[str]) -> bool:
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\S")
+# Words that change how code is linked or placed, not what it does.
+_STORAGE = frozenset({"static", "inline", "extern"})
+
+
+def _changes_behaviour(hunk: Hunk) -> bool:
+    """False when what the hunk removes and what it adds differ only in
+    storage class or kernel annotations (a dropped `static`, an added
+    `__init`): the model runs the same code either way."""
+    quiet = _STORAGE | annotations().words
+
+    def tokens(kind: str) -> list[str]:
+        return [t for ln in hunk.lines if ln.kind == kind
+                for t in _TOKEN.findall(ln.text) if t not in quiet]
+    return tokens("-") != tokens("+")
 
 
 def _patch_k(history: History, prefix: int, file: str, line: int) -> int | None:

@@ -74,3 +74,24 @@ def test_unplaceable_hunk_fails_and_others_apply():
     r = apply_file(_patch(two), text)
     assert [h.status for h in r.hunks] == ["failed", "exact"]
     assert "line 31 changed" in r.text and "line 13 changed" not in r.text
+
+
+def test_a_hunk_that_only_drops_static_changes_no_behaviour() -> None:
+    """Uncertainty comes from hunks that change what code does: a failed
+    hunk that only drops `static` (or adds `__init`) does not make a finding
+    on that function uncertain; one that changes a call does."""
+    from kvmplan.analyze.run import _touches
+    from kvmplan.diff import parse_diff
+
+    def hunk(minus: str, plus: str):
+        text = (f"--- a/virt/kvm/kvm_main.c\n+++ b/virt/kvm/kvm_main.c\n"
+                f"@@ -10,3 +10,3 @@ void f(void)\n {{\n-{minus}\n+{plus}\n }}\n")
+        (fp,), _ = parse_diff(text)
+        return fp.hunks[0]
+
+    names = {"kvm_online_cpu", "hardware_enable_all"}
+    assert not _touches(hunk("static int kvm_online_cpu(unsigned int cpu)",
+                             "int kvm_online_cpu(unsigned int cpu)"), names)
+    assert not _touches(hunk("static int kvm_online_cpu(unsigned int cpu)",
+                             "static int __init kvm_online_cpu(unsigned int cpu)"), names)
+    assert _touches(hunk("\tr = hardware_enable_all();", "\tr = 0;"), names)
