@@ -67,8 +67,8 @@ def register(app: typer.Typer) -> None:
         is; 2 unusable input or usage; 3 inconclusive (the series was not
         judged; the review says why); with --nipa, 250 instead of 3 and when
         only warnings remain (findings below --fail-on, uncertain ones, hunks
-        that did not apply). --fail-on never: always 0. Progress goes to stderr: a bar on a terminal, one line per
-        phase otherwise."""
+        that did not apply). --fail-on never: always 0. Progress goes to
+        stderr: a bar on a terminal, one line per phase otherwise."""
         from kvmplan.analyze import ConfigError, analyze, load_config, open_base
         from kvmplan.analyze.base import series_vendor
         from kvmplan.mail import InputError, assemble, load_messages
