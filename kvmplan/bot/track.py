@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from kvmplan.mail import parse_message, parse_subject
-from kvmplan.mail.message import decode_header
+from kvmplan.mail.message import decode_header, printable
 
 # Headers that are the sender's; everything else may be added on the way.
 _CONTENT_HEADERS = ("from", "subject", "date", "message-id", "in-reply-to", "references",
@@ -105,6 +105,7 @@ def _address(value: str) -> str:
 
 def _message_id(value: str, raw: bytes) -> str:
     """As kvmplan.mail.parse_message reads it, synthetic id included."""
+    value = printable(value)
     ids = _MSGID.findall(value)
     if ids:
         return str(ids[0])
@@ -124,7 +125,7 @@ def oversized(raw: bytes, origin: str) -> Arrival:
     headers, _ = _split(raw[:65536])
     get = {n: v for n, v in reversed(headers)}
     msgid = _message_id(get.get("message-id", ""), raw)
-    subject = decode_header(get.get("subject", ""))
+    subject = printable(decode_header(get.get("subject", "")))
     s = parse_subject(subject)
     series = None
     if s.is_patch and not s.is_reply:
@@ -150,7 +151,7 @@ def classify(raw: bytes, origin: str) -> Arrival:
     headers, body = _split(raw)
     digest = _hash(headers, body)
     get = {n: v for n, v in reversed(headers)}
-    s = parse_subject(decode_header(get.get("subject", "")))
+    s = parse_subject(printable(decode_header(get.get("subject", ""))))
     if s.is_patch and not s.is_reply:
         m = parse_message(raw, origin)
         sender = _address(m.author)
@@ -167,7 +168,7 @@ def classify(raw: bytes, origin: str) -> Arrival:
     msgid = _message_id(get.get("message-id", ""), raw)
     threaded = bool(_MSGID.search(get.get("in-reply-to", "") + get.get("references", "")))
     kind = "reply" if s.is_reply or threaded else "other"
-    return Arrival(msgid, digest, kind, decode_header(get.get("subject", "")),
+    return Arrival(msgid, digest, kind, printable(decode_header(get.get("subject", ""))),
                    _date(get.get("date", "")), None, None, s.title)
 
 

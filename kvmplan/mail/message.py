@@ -112,6 +112,9 @@ def parse_message(raw: bytes, origin: str) -> Message:
     date = _WS.sub(" ", _header(msg, "Date")).strip()
 
     body, attachments, body_problems = _body(msg) if whole else ("", [], [])
+    body = printable(body)
+    attachments = [Attachment(a.filename and printable(a.filename), a.content_type,
+                              printable(a.text)) for a in attachments]
     problems.extend(body_problems)
     if msg.defects:
         kinds = sorted({type(d).__name__ for d in msg.defects})
@@ -155,7 +158,22 @@ def decode_header(value: str) -> str:
     return _WS.sub(" ", "".join(out)).strip()
 
 
+# C0 and C1 controls, DEL, and the Unicode bidirectional overrides: nothing
+# a mail may carry to a terminal, a header or a file name (escape sequences
+# that retitle a window or clear the screen; text that reads reversed).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text from a mail without control characters (tabs and newlines kept)."""
+    return _CONTROLS.sub("", text)
+
+
 def _header(msg: email.message.Message, name: str) -> str:
+    return printable(_header_text(msg, name))
+
+
+def _header_text(msg: email.message.Message, name: str) -> str:
     try:
         value = msg.get(name)
     except Exception:  # noqa: BLE001 - compat32 rarely raises, but never let it out
@@ -176,12 +194,12 @@ def _header(msg: email.message.Message, name: str) -> str:
 
 
 def _msgids(value: str) -> list[str]:
-    return _MSGID.findall(value)
+    return [printable(m) for m in _MSGID.findall(value) if printable(m)]
 
 
 def _addresses(msg: email.message.Message, name: str) -> tuple[str, ...]:
     """Every address in all `name` headers, canonical, in order, once each."""
-    values = [decode_header(str(v)) for v in (msg.get_all(name) or [])]
+    values = [printable(decode_header(str(v))) for v in (msg.get_all(name) or [])]
     out: list[str] = []
     for display, addr in email.utils.getaddresses(values):
         if not addr or "@" not in addr:

@@ -18,7 +18,7 @@ import jinja2
 from kvmplan.analyze.run import Review
 from kvmplan.mail.series import format_ranges
 from kvmplan.resources import templates_dir
-from kvmplan.report.view import review_dict
+from kvmplan.report.view import markdown_text, review_dict
 from kvmplan.rules import RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -30,6 +30,7 @@ def _env() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     env.filters["ranges"] = format_ranges      # [1, 2, 4, 5, 6] -> "1-2, 4-6"
+    env.filters["md"] = markdown_text          # text from mail, inert in markdown
     return env
 
 
@@ -55,6 +56,8 @@ def render_json(review: Review, timing: bool = False, plan: dict[str, Any] | Non
         p["findings"] = [f["fingerprint"] for f in p["findings"]]
     for f in data["findings"]:
         f.pop("mermaid")       # a picture of the trace, which is here already
+        if f["hunk"]:
+            f["hunk"].pop("fence")     # markdown's concern
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -86,6 +86,25 @@ def _patch(review: Review, k: int) -> tuple[Patch | None, Any]:
     return None, None
 
 
+# What would make text from a mail markup: HTML (tags, entities), links and
+# images, code spans, table cells, escapes.
+_MARKDOWN = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "`": "\\`",
+             "|": "\\|", "\\": "\\\\"}
+
+
+def markdown_text(text: object) -> str:
+    """Text from a mail (a subject, a Message-ID, a path) as inert markdown:
+    rendered, it reads as the same characters; nothing becomes a tag, a
+    link, an image, a code span or a table cell."""
+    return "".join(_MARKDOWN.get(c, c) for c in str(text))
+
+
+def _quoted(path: str, lines: list[str]) -> dict[str, Any]:
+    """A hunk to quote in a fenced block whose fence no line can close."""
+    longest = max((len(run) for ln in lines + [path] for run in re.findall(r"`+", ln)), default=0)
+    return {"file": path, "lines": lines, "fence": "`" * max(3, longest + 1)}
+
+
 def quote(hunk: Hunk) -> list[str]:
     """The hunk as diff lines, cut to MAX_QUOTE lines from its first change."""
     rows = [f"@@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@"
@@ -167,7 +186,7 @@ def finding_dict(review: Review, t: Tracked, diagrams: bool = False) -> dict[str
         "why": rule.summary if rule else "",
         "fix": rule.fix if rule else "",
         "fix_hint": " ".join((rule.fix if rule else "").strip().split("\n\n")[0].split()),
-        "hunk": None if picked is None else {"file": picked[0], "lines": quote(picked[1])},
+        "hunk": None if picked is None else _quoted(picked[0], quote(picked[1])),
         "mermaid": mermaid(t) if diagrams else "",
         "fingerprint": fingerprint(t),
     }

@@ -121,3 +121,28 @@ def test_fifty_thousand_references_are_linear_and_capped() -> None:
     assert msg.references[0] == "r0@example.org"          # the thread's root is kept
     assert parents[0] == "r49999@example.org"
     assert any("References holds 50000" in d.text for d in msg.diagnostics)
+
+
+HOSTILE_SUBJECT = ("KVM: \x1b]0;retitled\x07\x1b[2J\x9b31m<script>alert(1)</script> "
+                   "[x](javascript:alert(2)) <img src=a onerror=b> a|b \u202eevil")
+
+
+def test_control_characters_and_markup_from_mail_stay_inert(tmp_path: Path) -> None:
+    """ESC/BEL/CSI sequences never reach a terminal, a header or a file; in
+    the markdown review, HTML and link syntax from the subject are escaped."""
+    mbox = tmp_path / "hostile.mbox"
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "Subject: [PATCH 0/2] KVM: Enable virtualization from the ONLINE section",
+        f"Subject: [PATCH 0/2] {HOSTILE_SUBJECT}", 1)
+    mbox.write_text(text, encoding="utf-8")
+    series_text = subprocess.run([sys.executable, "-m", "kvmplan", "series", str(mbox)],
+                                 capture_output=True, text=True, timeout=120)
+    review = subprocess.run([sys.executable, "-m", "kvmplan", "analyze", str(mbox), "-q"],
+                            capture_output=True, text=True, timeout=300)
+    assert series_text.returncode == 0 and review.returncode == 0, review.stderr
+    for out in (series_text.stdout, review.stdout):
+        assert not any(c in out for c in "\x1b\x07\x9b\u202e"), repr(out[:200])
+    title = review.stdout.splitlines()[0]
+    assert "<script>" not in review.stdout and "<img" not in review.stdout
+    assert "](javascript:" not in review.stdout.replace("\\](javascript:", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in title and "a\\|b" in title
