@@ -44,6 +44,8 @@ class Base(Protocol):
 
     def key(self) -> str: ...
 
+    def refused(self) -> dict[str, str]: ...
+
 
 @dataclass(frozen=True)
 class TraceStep:
@@ -269,6 +271,8 @@ def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
         programs.append(build_program(state.graph(vendor)))
         tell("parse", len(programs), len(states))
     keys = [program_key(p) for p in programs]
+    for path, why in sorted(states[-1].refused().items()):
+        diags.append(Diagnostic("warning", f"{path}: {why}; not read"))
     per_prefix, runs, notes = _run_all(programs, keys, bounds, set(config.rules), jobs, tell)
     diags.extend(notes)
     changed = [i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))]

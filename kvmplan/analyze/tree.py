@@ -78,6 +78,11 @@ class TreeState:
             self._graphs[vendor] = build_graph(self.tree, options=GraphOptions(vendor=vendor))
         return self._graphs[vendor]
 
+    def refused(self) -> dict[str, str]:
+        """Paths of the tree that were not read, and why (links that leave it,
+        FIFOs and other special files)."""
+        return dict(self.tree.refused)
+
     def key(self) -> str:
         h = hashlib.blake2b(digest_size=16)
         h.update(str(self.tree.root).encode() + b"\0")

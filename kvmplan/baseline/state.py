@@ -183,6 +183,10 @@ class BaselineState:
             h.update(f"\0{path}\0".encode() + digest)
         return h.hexdigest()
 
+    def refused(self) -> dict[str, str]:
+        """Nothing: a baseline holds no links or special files."""
+        return {}
+
     def key(self) -> str:
         """A content hash: the baseline's, and for each file a patch changed,
         the fingerprints of its lines (its text, in effect). Equal for equal

@@ -29,6 +29,13 @@ class UsageError(Exception):
     """Unusable input or usage: reported as one line, exit code 2."""
 
 
+def report_refused(refused: dict[str, str]) -> None:
+    """One warning line per path of --tree that was not read (a link leaving
+    the tree, a FIFO or other special file)."""
+    for path, why in sorted(refused.items()):
+        sys.stderr.write(f"kvmplan: warning: {path}: {why}; not read\n")
+
+
 def fail(message: str) -> NoReturn:
     """Print one line naming the problem and exit with code 2."""
     sys.stderr.write(f"kvmplan: error: {message}\n")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from kvmplan.cli.common import fail
+from kvmplan.cli.common import fail, report_refused
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         if config is not None and not config.is_file():
             fail(f"--config {config}: no such file")
         cfg = load_config(config, define)
-        g = build_graph(SourceTree(tree), cfg, GraphOptions(vendor=vendor, use_cache=not no_cache))
+        src = SourceTree(tree)
+        g = build_graph(src, cfg, GraphOptions(vendor=vendor, use_cache=not no_cache))
+        report_refused(src.refused)
         if entry and entry not in g.functions:
             fail(f"--entry {entry}: no such function in the lifecycle files of {tree}")
         view = lifecycle(g, entry)

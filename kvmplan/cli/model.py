@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from kvmplan.cli import model_export
-from kvmplan.cli.common import EXIT_FINDINGS, fail, load_scenario
+from kvmplan.cli.common import EXIT_FINDINGS, fail, load_scenario, report_refused
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
         if not tree.is_dir() or not (tree / "virt" / "kvm").is_dir():
             fail(f"--tree {tree}: not a kernel tree (no virt/kvm)")
         wanted = _rules(rules)
-        graph = build_graph(SourceTree(tree), options=GraphOptions(vendor=vendor))
+        src = SourceTree(tree)
+        graph = build_graph(src, options=GraphOptions(vendor=vendor))
+        report_refused(src.refused)
         result = run_check(graph, Bounds(cpus=cpus, hotplug_events=hotplug, failures=failures,
                                          max_states=max_states, system=_system(system)), wanted)
         sys.stdout.write(RENDERERS[fmt](result, str(tree), cpus, timing))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kvmplan.cli.common import EXIT_OK, fail
+from kvmplan.cli.common import EXIT_OK, fail, report_refused
 
 if TYPE_CHECKING:
     from kvmplan.mail import Series
@@ -57,8 +57,10 @@ def register(app: typer.Typer) -> None:
         if not tree.is_dir() or not (tree / "virt" / "kvm").is_dir():
             fail(f"--tree {tree}: not a kernel tree (no virt/kvm)")
         loaded = _series(series, version) if series is not None else None
-        result = build_plan(SourceTree(tree), loaded, vendor=vendor, bounds=Bounds(cpus=cpus),
+        src = SourceTree(tree)
+        result = build_plan(src, loaded, vendor=vendor, bounds=Bounds(cpus=cpus),
                             stages=stages, use_cache=cache)
+        report_refused(src.refused)
         sys.stdout.write(RENDERERS[fmt](result, timing))
         raise typer.Exit(EXIT_OK)
 

@@ -4,11 +4,10 @@ front-end itself (its code and grammar tables), so warm runs skip parsing."""
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 from functools import lru_cache
 from pathlib import Path
 
+from kvmplan import pickles
 from kvmplan.cparse.config import KernelConfig
 from kvmplan.cparse.events import FileUnit
 from kvmplan.cparse.tables import grammar_path
@@ -16,9 +15,7 @@ from kvmplan.cparse.unit import parse_file
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("KVMPLAN_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kvmplan")
-    return Path(base) / "parse"
+    return pickles.cache_root() / "parse"
 
 
 @lru_cache(maxsize=1)
@@ -49,20 +46,9 @@ def parse_cached(path: str, source: bytes, config: KernelConfig, use_cache: bool
     h.update(source)
     key = h.hexdigest()
     where = cache_dir() / key[:2] / f"{key}.pickle"
-    try:
-        with open(where, "rb") as fh:
-            unit = pickle.load(fh)
-        if isinstance(unit, FileUnit):
-            return unit
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
+    unit = pickles.load(where)
+    if isinstance(unit, FileUnit):
+        return unit
     unit = parse_file(path, source, config)
-    try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        tmp = where.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(unit, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, where)
-    except OSError:
-        pass
+    pickles.store(where, unit)
     return unit

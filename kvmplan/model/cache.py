@@ -7,14 +7,13 @@ code sits."""
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import time
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from kvmplan import pickles
 from kvmplan.cparse.cache import cache_dir, frontend_hash
 from kvmplan.cparse.events import Function
 from kvmplan.model.explorer import Bounds, Result, explore
@@ -85,13 +84,12 @@ def _cache_file(program: Program, bounds: Bounds, rules: set[str] | None) -> Pat
 def cached_result(program: Program, bounds: Bounds, rules: set[str] | None = None) -> Result | None:
     """The result of an earlier run on the same program, or None (no run)."""
     t0 = time.perf_counter()
+    value = pickles.load(_cache_file(program, bounds, rules))
     try:
-        with open(_cache_file(program, bounds, rules), "rb") as fh:
-            findings, states, transitions, bound, notes = pickle.load(fh)
-        return Result(findings, states, transitions, time.perf_counter() - t0, bound, notes)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-            ValueError, TypeError):
+        findings, states, transitions, bound, notes = value  # type: ignore[misc]
+    except (TypeError, ValueError):
         return None
+    return Result(findings, states, transitions, time.perf_counter() - t0, bound, notes)
 
 
 def explore_cached(program: Program, bounds: Bounds, rules: set[str] | None = None,
@@ -105,14 +103,6 @@ def explore_cached(program: Program, bounds: Bounds, rules: set[str] | None = No
         return hit
     where = _cache_file(program, bounds, rules)
     result = explore(program, bounds, rules)
-    try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        tmp = where.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump((result.findings, result.states, result.transitions,
-                         result.bound_reached, result.notes), fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, where)
-    except OSError:
-        pass
+    pickles.store(where, (result.findings, result.states, result.transitions,
+                          result.bound_reached, result.notes))
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -27,10 +28,16 @@ def safe_relpath(path: str) -> str:
 
 @dataclass
 class SourceTree:
-    """Files of a kernel tree by relative path. Reads only; never writes."""
+    """Files of a kernel tree by relative path. Reads only; never writes.
+
+    A link that leads out of the tree and anything that is not a regular
+    file (a FIFO, a device, a socket) reads as absent and is never opened;
+    `refused` records each with the reason (shared by every overlay of the
+    tree), for the caller to report."""
 
     root: Path
     overlay: dict[str, bytes | None] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -42,15 +49,43 @@ class SourceTree:
             raise UnsafePath(f"path leaves the tree: {rel!r}")
         return full
 
+    def _on_disk(self, rel: str) -> Path | None:
+        """The regular file `rel` names inside the tree, or None (recorded
+        in `refused` when something is there that may not be read)."""
+        try:
+            full = self._disk_path(rel)
+        except UnsafePath:
+            self.refused[rel] = "a link that leaves the tree"
+            return None
+        try:
+            mode = full.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            self.refused[rel] = f"cannot be read ({exc.strerror or exc})"
+            return None
+        if stat.S_ISDIR(mode):
+            return None
+        if not stat.S_ISREG(mode):
+            self.refused[rel] = "not a regular file"
+            return None
+        return full
+
     def read(self, rel: str) -> bytes | None:
-        """File content (overlay first), or None when the file does not exist."""
+        """File content (overlay first), or None when the file does not exist
+        (or may not be read: see `refused`)."""
         rel = safe_relpath(rel)
         if rel in self.overlay:
             return self.overlay[rel]
-        full = self._disk_path(rel)
+        full = self._on_disk(rel)
+        if full is None:
+            return None
         try:
             return full.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            self.refused[rel] = f"cannot be read ({exc.strerror or exc})"
             return None
 
     def exists(self, rel: str) -> bool:
@@ -61,7 +96,11 @@ class SourceTree:
         found: set[str] = set()
         for prefix in prefixes:
             prefix = safe_relpath(prefix)
-            base = self._disk_path(prefix)
+            try:
+                base = self._disk_path(prefix)
+            except UnsafePath:
+                self.refused[prefix] = "a link that leaves the tree"
+                continue
             if base.is_file():
                 found.add(prefix)
                 continue
@@ -81,7 +120,7 @@ class SourceTree:
     def with_overlay(self, changes: dict[str, bytes | None]) -> "SourceTree":
         merged = dict(self.overlay)
         merged.update(changes)
-        return SourceTree(self.root, merged)
+        return SourceTree(self.root, merged, self.refused)
 
 
 _MAKE_VAR = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)", re.M)
