@@ -54,6 +54,7 @@ class BotConfig:
     max_message_bytes: int = 2 * 1024 * 1024
     max_patches: int = 300
     analysis_timeout: float = 1800.0
+    max_memory_mb: int = 4096             # address space of each worker process
     max_attempts: int = 3
     target_url: str = ""
     baseline: str | None = None
@@ -75,6 +76,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "max_message_bytes": ("max_message_bytes", int),
     "max_patches": ("max_patches", int),
     "analysis_timeout": ("analysis_timeout", float),
+    "max_memory_mb": ("max_memory_mb", int),
     "max_attempts": ("max_attempts", int),
     "target_url": ("target_url", str),
     "baseline": ("baseline", str),
@@ -148,7 +150,7 @@ def check(cfg: BotConfig, where: str = "bot") -> None:
         raise ConfigError(f"{where}: grace must be >= 0")
     if cfg.jobs < 0:
         raise ConfigError(f"{where}: jobs must be >= 0 (0: one per CPU, up to 4)")
-    for name in ("max_message_bytes", "max_patches", "max_attempts", "batch"):
+    for name in ("max_message_bytes", "max_patches", "max_attempts", "batch", "max_memory_mb"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{where}: {name} must be >= 1")
     if cfg.analysis_timeout <= 0:

@@ -92,11 +92,21 @@ class Bot:
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            self._lock.close()
             raise BotError(f"{outbox}: another kvmplan bot is running on this outbox") from None
+        # the state too: two bots with different outboxes and one state
+        # would each review (and mail) the same series
+        try:
+            self._state_lock: IO[str] = open(f"{state_path}.lock", "a+")
+            fcntl.flock(self._state_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise BotError(f"{state_path}: another kvmplan bot is using this state") from None
         self.state = State(state_path)
 
     def close(self) -> None:
         self.state.close()
+        self._state_lock.close()
         self._lock.close()
 
     # -- fault injection -----------------------------------------------------
@@ -333,6 +343,7 @@ class Bot:
         job = {"key": row.key, "mbox": str(jobdir / "series.mbox"), "version": row.version,
                "tree": cfg.tree, "baseline": cfg.baseline, "config": cfg.config_path,
                "cpus": cfg.cpus, "failures": cfg.failures, "vendor": cfg.vendor,
+               "max_memory_mb": cfg.max_memory_mb, "cpu_seconds": cfg.analysis_timeout,
                "jobs": cfg.jobs or min(os.cpu_count() or 1, 4), "sender": cfg.sender, "target_url": cfg.target_url}
         (jobdir / "job.json").write_text(json.dumps(job, indent=2), encoding="utf-8")
         with open(jobdir / "worker.log", "wb") as errlog:

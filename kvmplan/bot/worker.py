@@ -41,6 +41,20 @@ def die_with_parent() -> None:
         pass
 
 
+def limit_resources(memory_mb: int | None, cpu_seconds: float | None) -> None:
+    """Bound what one hostile series can cost: address space (MemoryError
+    instead of the machine swapping) and CPU time (SIGXCPU), for this
+    process and the model-run processes it forks."""
+    import resource
+
+    if memory_mb:
+        size = int(memory_mb) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if cpu_seconds:
+        secs = int(cpu_seconds) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (secs, secs + 5))
+
+
 def slug(title: str) -> str:
     words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     return words[:48].rstrip("-") or "series"
@@ -161,6 +175,7 @@ def main(argv: list[str]) -> int:
     jobdir = Path(argv[0])
     os.register_at_fork(after_in_child=die_with_parent)
     job = json.loads((jobdir / "job.json").read_text(encoding="utf-8"))
+    limit_resources(job.get("max_memory_mb"), job.get("cpu_seconds"))
     result = run(job)
     tmp = jobdir / "result.json.tmp"
     tmp.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")

@@ -219,6 +219,29 @@ def test_one_bot_per_outbox_and_usage_errors(tmp_path: Path) -> None:
     assert (r.returncode, r.stderr.strip()) == (2, f"kvmplan: error: {bad}: grace must be >= 0")
 
 
+def test_two_bots_one_state_one_refuses(tmp_path: Path) -> None:
+    """Two outboxes, one --state: the second bot refuses instead of reviewing
+    (and mailing) the same series again."""
+    mbox = concat(corpus(SMALL[0]), tmp_path / "list.mbox")
+    state = tmp_path / "shared.sqlite"
+    first_out = tmp_path / "out1"
+    proc = subprocess.Popen(bot_cmd(mbox, first_out, "--interval", "60", "--state", str(state)),
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(
+                e["event"] == "pass.end" for e in events(first_out)):
+            time.sleep(0.2)
+        second = run_bot(mbox, tmp_path / "out2", "--once", "--state", str(state))
+        assert second.returncode == 2
+        assert second.stderr.strip() == (f"kvmplan: error: {state}: another kvmplan bot is "
+                                         "using this state")
+        assert not list((tmp_path / "out2").glob("maildir/new/*"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
 def test_interval_mode_picks_up_mail_as_the_mbox_grows(tmp_path: Path) -> None:
     pte, chao = corpus(SMALL[0], "kvm-cpu-hotplug-chao-gao-v4.mbox")
     mbox = tmp_path / "list.mbox"

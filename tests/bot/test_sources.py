@@ -452,3 +452,19 @@ def test_mbox_vanished_between_scans_is_a_source_error(tmp_path: Path) -> None:
     path.unlink()
     with pytest.raises(SourceError, match=str(path)):
         scan(source, None)
+
+
+def test_worker_limits_memory_and_cpu() -> None:
+    """The bot's worker bounds its address space: a hostile series ends in
+    MemoryError (the bot logs a failed attempt), never a swapping machine."""
+    import subprocess
+    import sys
+
+    code = ("from kvmplan.bot.worker import limit_resources\n"
+            "limit_resources(256, 30)\n"
+            "import resource\n"
+            "print(resource.getrlimit(resource.RLIMIT_CPU)[0])\n"
+            "x = bytearray(512 << 20)\n")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert got.returncode == 1 and got.stdout.strip() == "31"
+    assert got.stderr.strip().splitlines()[-1] == "MemoryError"
