@@ -19,12 +19,13 @@ The verdict is one of:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from kvmplan.baseline.extract import is_tracked
 from kvmplan.cparse.hunk import section_function
-from kvmplan.diff import FilePatch
+from kvmplan.diff import FilePatch, Hunk
 from kvmplan.diff.apply import FileOutcome
 
 PLACED = ("exact", "offset", "fuzz")
@@ -88,10 +89,25 @@ def is_lifecycle_code(path: str) -> bool:
     return path.endswith(_SOURCE) and path.startswith(LIFECYCLE_CODE)
 
 
+# file -> (first line, last line, name) of the lifecycle functions in it
+Spans = dict[str, list[tuple[int, int, str]]]
+
+
+def spans_of(functions: Iterable[object]) -> Spans:
+    """Where each function of a program lies (cparse Function: file, line,
+    end_line, name), by file."""
+    out: Spans = {}
+    for fn in functions:
+        out.setdefault(getattr(fn, "file"), []).append(
+            (getattr(fn, "line"), getattr(fn, "end_line"), getattr(fn, "name")))
+    return out
+
+
 def patch_coverage(files: Sequence[FilePatch], outcomes: Sequence[FileOutcome],
-                   lifecycle: frozenset[str]) -> Coverage:
+                   lifecycle: frozenset[str], before: Spans | None = None) -> Coverage:
     """One patch's coverage: `outcomes` are how its `files` went, in order;
-    `lifecycle` the functions the model runs (at any prefix)."""
+    `lifecycle` the functions the model runs (at any prefix); `before` where
+    they lie in the text the patch applies to."""
     counts = {s: 0 for s in (*PLACED, "present", "failed")}
     in_model = outside = other = lines_in = lines_out = 0
     functions: set[str] = set()
@@ -110,12 +126,41 @@ def patch_coverage(files: Sequence[FilePatch], outcomes: Sequence[FileOutcome],
             counts[result.status] = counts.get(result.status, 0) + 1
             if tracked and result.status in PLACED:
                 lines_in += hunk.added + hunk.removed
-                name = section_function(hunk.section)
-                if name and name in lifecycle:
-                    functions.add(name)
+                functions |= (_named(hunk) | _enclosing(before, fp.path, hunk)) & lifecycle
     return Coverage(counts["exact"], counts["offset"], counts["fuzz"], counts["present"],
                     counts["failed"], in_model, outside, other, lines_in, lines_out,
                     tuple(sorted(functions)), tuple(sorted(outside_files)))
+
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _named(hunk: Hunk) -> set[str]:
+    """Functions a hunk touches: the one its header names (git's guess of the
+    enclosing function) and every name on the lines it removes or adds (a
+    definition, a call)."""
+    names = {w for ln in hunk.lines if ln.kind in "+-" for w in _WORD.findall(ln.text)}
+    found = section_function(hunk.section)
+    return names | ({found} if found else set())
+
+
+def _enclosing(spans: Spans | None, path: str, hunk: Hunk) -> set[str]:
+    """Functions whose body holds a line the hunk removes, or the line after
+    which it adds some (context lines alone touch nothing)."""
+    if not spans or path not in spans:
+        return set()
+    changed: set[int] = set()
+    old = hunk.old_start
+    for ln in hunk.lines:
+        if ln.kind == " ":
+            old += 1
+        elif ln.kind == "-":
+            changed.add(old)
+            old += 1
+        elif ln.kind == "+":
+            changed.add(old - 1)
+    return {name for first, last, name in spans[path]
+            if any(first <= n <= last for n in changed)}
 
 
 def _files(paths: Sequence[str]) -> str:

@@ -16,7 +16,7 @@ from typing import Callable, Protocol, Sequence
 
 from kvmplan.analyze.base import BaseChoice
 from kvmplan.analyze.config import Config
-from kvmplan.analyze.coverage import Coverage, Verdict, decide, patch_coverage
+from kvmplan.analyze.coverage import Coverage, Verdict, decide, patch_coverage, spans_of
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.cparse.hunk import section_function
@@ -282,7 +282,8 @@ def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
     patches = []
     total = Coverage()
     for i, p in enumerate(series.patches, 1):
-        cov = patch_coverage(p.files, patch_files[i - 1], lifecycle)
+        cov = patch_coverage(p.files, patch_files[i - 1], lifecycle,
+                             spans_of(programs[i - 1].functions.values()))
         total = total + cov
         patches.append(PatchResult(p.index, p.subject, p.title, p.message_id, p.author,
                                    patch_files[i - 1],

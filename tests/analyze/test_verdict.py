@@ -127,3 +127,16 @@ def test_vendor_follows_the_series() -> None:
     forced = kvmplan("analyze", str(mbox), "-q", "-f", "json", "--fail-on", "never",
                      "--vendor", "vmx")
     assert json.loads(forced.stdout)["vendor"] == {"name": "vmx", "reason": "--vendor"}
+
+
+def test_coverage_names_the_lifecycle_functions_each_patch_changes() -> None:
+    """Our example: patch 1 moves the enable callback to the ONLINE section
+    (renames and re-registers it), patch 2 takes cpus_read_lock() in the
+    enable/disable-all paths; hunk headers without a function name too."""
+    got = kvmplan("analyze", str(EXAMPLE), "-q", "-f", "json")
+    data = json.loads(got.stdout)
+    assert data["verdict"] == "clean"
+    per_patch = [p["coverage"]["lifecycle_functions"] for p in data["patches"]]
+    assert {"kvm_starting_cpu", "kvm_online_cpu", "kvm_init"} <= set(per_patch[0])
+    assert per_patch[1] == ["hardware_disable_all", "hardware_enable_all"]
+    assert data["coverage"]["files"] == {"in_model": 3, "other": 0, "outside_model": 0}
