@@ -126,12 +126,11 @@ def _best_placed(series: "Series", newest: object, why: str) -> tuple[Any, str]:
                      f"({best[0]}/{best[4]} hunks applied or present; {others})")
 
 
-VENDOR_DIRS = {"vmx": "arch/x86/kvm/vmx/", "svm": "arch/x86/kvm/svm/"}
-
-
 def series_vendor(series: "Series") -> tuple[str, str]:
     """The x86 vendor module to model, from the files the series touches:
     (vendor, why). Only SVM code touched: svm; otherwise vmx."""
+    from kvmplan.graph.build import VENDOR_DIRS
+
     touched = {v for p in series.patches for fp in p.files for v, d in VENDOR_DIRS.items()
                if fp.path.startswith(d)}
     if touched == {"svm"}:

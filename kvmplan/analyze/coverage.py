@@ -132,14 +132,14 @@ def patch_coverage(files: Sequence[FilePatch], outcomes: Sequence[FileOutcome],
                     tuple(sorted(functions)), tuple(sorted(outside_files)))
 
 
-_WORD = re.compile(r"[A-Za-z_]\w*")
+IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def _named(hunk: Hunk) -> set[str]:
     """Functions a hunk touches: the one its header names (git's guess of the
     enclosing function) and every name on the lines it removes or adds (a
     definition, a call)."""
-    names = {w for ln in hunk.lines if ln.kind in "+-" for w in _WORD.findall(ln.text)}
+    names = {w for ln in hunk.lines if ln.kind in "+-" for w in IDENTIFIER.findall(ln.text)}
     found = section_function(hunk.section)
     return names | ({found} if found else set())
 

@@ -16,7 +16,8 @@ from typing import Callable, Protocol, Sequence
 
 from kvmplan.analyze.base import BaseChoice
 from kvmplan.analyze.config import Config
-from kvmplan.analyze.coverage import Coverage, Verdict, decide, patch_coverage, spans_of
+from kvmplan.analyze.coverage import (IDENTIFIER, Coverage, Verdict, decide, patch_coverage,
+                                      spans_of)
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.cparse.hunk import section_function
@@ -464,11 +465,10 @@ def _touches(hunk: Hunk, names: set[str]) -> bool:
     words = set()
     for ln in hunk.lines:
         if ln.kind in "+-":
-            words.update(_WORD.findall(ln.text))
+            words.update(IDENTIFIER.findall(ln.text))
     return bool(words & names)
 
 
-_WORD = re.compile(r"[A-Za-z_]\w*")
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\S")
 # Words that change how code is linked or placed, not what it does.
 _STORAGE = frozenset({"static", "inline", "extern"})
