@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
+from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
 from kvmplan.model.program import vendor_entry
 from kvmplan.model.world import Blocked, Frame, release
 
-HOTPLUG_LOCK = "cpu_hotplug_lock"
 
 
 def step_builtin(r, frame: Frame) -> None:  # r: interp.Runner
@@ -291,8 +291,7 @@ def _down(r, frame: Frame) -> None:
             # IRQs off from the moment CPU{c} leaves cpu_online_mask until its DYING
             # callbacks are done. It starts once no other thread holds a spinlock
             # or runs with IRQs off.
-            if any(u is not r.t and (u.name in w.spinning or (u.frames and u.frames[-1].ctx in
-                                                               ("IPI", STARTING, "syscore")))
+            if any(u is not r.t and (u.name in w.spinning or (u.frames and u.frames[-1].ctx in IRQS_OFF))
                    for u in w.threads):
                 raise Blocked
             w.globals["$stop_machine"] = r.t.name

@@ -10,9 +10,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from kvmplan.graph.hooks import HookGraph
-from kvmplan.model.builtins import HOTPLUG_LOCK
 from kvmplan.model.interp import LockEdge, Outcome, Runner, Step, Violation
 from kvmplan.model.invariants import INVARIANTS
+from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
 from kvmplan.model.program import Program, build_program, vendor_entry
 from kvmplan.model.world import (
     REBOOT,
@@ -93,10 +93,6 @@ def _initial_globals(program: Program) -> dict[str, object]:
         elif init.lstrip("-").isdigit():
             values[name] = int(init)
     return values
-
-
-# Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
-IRQS_OFF = frozenset({"IPI", "STARTING", "syscore"})
 
 
 def _cpu_taken(w: World, t: Thread) -> bool:

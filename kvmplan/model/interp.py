@@ -13,11 +13,20 @@ from kvmplan.cparse import events as ev
 from kvmplan.cparse.compile import strip_ref
 from kvmplan.cparse.events import Event
 from kvmplan.graph.build import function_ref
-from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
+from kvmplan.graph.hooks import STARTING
 from kvmplan.graph.view import describe
-from kvmplan.model.builtins import HOTPLUG_LOCK, step_builtin
-from kvmplan.model.program import (
+from kvmplan.model.builtins import step_builtin
+from kvmplan.model.kernel import (
+    ATOMIC_OPS,
+    CONTEXTS,
     ERROR_POINTERS,
+    HOTPLUG_LOCK,
+    NOT_LOCKS,
+    SHARED_LOCK_MODES,
+    SPIN_LOCK_MODES,
+    TRANSPARENT,
+)
+from kvmplan.model.program import (
     Program,
     does_enabling_work,
     enabling_work_in,
@@ -25,11 +34,7 @@ from kvmplan.model.program import (
 )
 from kvmplan.model.world import Frame, Thread, World, acquire, holds, rebooting, release
 
-_ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
-               "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
-_WARN = {"WARN_ON", "WARN_ON_ONCE", "WARN", "WARN_ONCE", "unlikely", "likely"}
 _MAX_LOCAL = 5000
-_SPIN = frozenset({"raw_spin", "spin"})
 
 
 @dataclass
@@ -75,10 +80,6 @@ class Outcome:
     steps: list[Step] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     edges: list[LockEdge] = field(default_factory=list)
-
-
-# Contexts a callback runs in; the innermost one decides what a primitive means.
-CONTEXTS = frozenset({STARTING, ONLINE, PREPARE, "setup", "IPI", "syscore", "reboot", "shutdown"})
 
 
 class Runner:
@@ -190,11 +191,11 @@ class Runner:
 
     # --- locks ----------------------------------------------------------------
     def lock(self, frame: Frame, e: Event) -> None:
-        if e.mode in ("rcu", "srcu", "preempt", "irq", "irqsave", "spinlock_irqsave") and e.name == e.mode:
+        if e.mode in NOT_LOCKS and e.name == e.mode:
             frame.pc += 1
             return
-        self.take(frame, e.name, e.mode in ("read", "rwsem_read"), e.line)
-        if e.mode in _SPIN:
+        self.take(frame, e.name, e.mode in SHARED_LOCK_MODES, e.line)
+        if e.mode in SPIN_LOCK_MODES:
             self.w.spinning = tuple(sorted(self.w.spinning + (self.t.name,)))
         self.record(frame, e, describe(e))
         self.visible = True
@@ -232,7 +233,7 @@ class Runner:
     def unlock(self, frame: Frame, e: Event) -> None:
         release(self.w, e.name, self.t.name)
         self.w.sites.pop((e.name, self.t.name), None)
-        if e.mode in _SPIN and self.t.name in self.w.spinning:
+        if e.mode in SPIN_LOCK_MODES and self.t.name in self.w.spinning:
             rest = list(self.w.spinning)
             rest.remove(self.t.name)
             self.w.spinning = tuple(rest)
@@ -383,7 +384,7 @@ class Runner:
     # --- calls ----------------------------------------------------------------
     def call(self, frame: Frame, e: Event) -> None:
         target = self.p.targets.get((frame.key, frame.pc))
-        if e.kind == ev.CALL and e.name in _ATOMIC_OPS and e.args:
+        if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
             self.atomic(frame, e)
             return
         if e.kind == ev.CALL and e.name in ERROR_POINTERS:
@@ -391,7 +392,7 @@ class Runner:
                 frame.slots[e.slot] = "err"
             frame.pc += 1
             return
-        if e.kind == ev.CALL and e.name in _WARN and e.args:
+        if e.kind == ev.CALL and e.name in TRANSPARENT and e.args:
             if e.slot:
                 frame.slots[e.slot] = self.value(frame, e.args[0])
             frame.pc += 1
@@ -423,7 +424,7 @@ class Runner:
 
     def atomic(self, frame: Frame, e: Event) -> None:
         name = strip_ref(e.args[0])
-        op = _ATOMIC_OPS[e.name]
+        op = ATOMIC_OPS[e.name]
         cur = self.w.globals.get(name, 0)
         cur = cur if isinstance(cur, int) else 0
         if op == "inc":

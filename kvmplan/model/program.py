@@ -18,6 +18,7 @@ from kvmplan.graph.build import (
 )
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.graph.view import relevant_functions, vocabulary
+from kvmplan.model.kernel import ERROR_POINTERS
 
 _ERR_LABEL = re.compile(r"(err|out|fail|unwind|free|undo|bail|abort|cleanup|exit|put|uninit|unreg)",
                         re.I)
@@ -224,10 +225,6 @@ def _leads_to_failure(events: tuple[Event, ...], start: int, budget: int = 8) ->
             j += 1
         budget -= 1
     return False
-
-
-# `return ERR_PTR(r)` is compiled as a call whose result is returned
-ERROR_POINTERS = frozenset({"ERR_PTR", "ERR_CAST"})
 
 
 @lru_cache(maxsize=1)

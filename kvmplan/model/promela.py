@@ -64,31 +64,24 @@ from kvmplan.cparse.events import Cond, Event, Function
 from kvmplan.graph.build import VENDOR_DIRS, function_ref
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.model.explorer import Bounds
+from kvmplan.model.kernel import (
+    ATOMIC_OPS,
+    ERROR_POINTERS,
+    HOTPLUG_LOCK,
+    IRQS_OFF,
+    NOT_LOCKS,
+    SHARED_LOCK_MODES,
+    SPIN_LOCK_MODES,
+    SYSTEM_EVENTS,
+    THREADS,
+    TRANSPARENT,
+)
 from kvmplan.model.program import Program
 
 ENV_PML = Path(__file__).with_name("promela") / "env.pml"
 
-# The environment threads, by Promela thread id.
-THREADS: tuple[str, ...] = ("init", "user", "hotplug", "system")
-INIT, USER, HOTPLUG, SYSTEM = 0, 1, 2, 3
-HOTPLUG_LOCK = "cpu_hotplug_lock"
-# The system events, in the order the system thread offers them.
-SYSTEM_EVENTS: tuple[str, ...] = ("reboot", "suspend", "unload")
-
-# Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
-IRQS_OFF = frozenset({"IPI", STARTING, "syscore"})
-
-# atomic_*() on a global: the operation each performs.
-ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",
-              "atomic_inc_return": "inc", "atomic_dec_return": "dec"}
-# Calls whose value is an error pointer (`return ERR_PTR(r)`).
-ERROR_POINTERS = frozenset({"ERR_PTR", "ERR_CAST"})
-# Wrappers whose value is their first argument's.
-TRANSPARENT = frozenset({"WARN_ON", "WARN_ON_ONCE", "WARN", "WARN_ONCE", "unlikely", "likely"})
-# Lock events that are scopes, not locks (rcu_read_lock, preempt_disable...).
-NOT_LOCKS = frozenset({"rcu", "srcu", "preempt", "irq", "irqsave", "spinlock_irqsave"})
-SHARED_LOCK_MODES = frozenset({"read", "rwsem_read"})
-SPIN_LOCK_MODES = frozenset({"raw_spin", "spin"})
+# The environment threads, by Promela thread id (kernel.THREADS).
+INIT, USER, HOTPLUG, SYSTEM = (THREADS.index(t) for t in ("init", "user", "hotplug", "system"))
 # Bounds fields the exporter honours; any other field set is something it
 # does not model.
 MODELLED_BOUNDS = frozenset({"cpus", "hotplug_events", "failures", "max_states", "system"})

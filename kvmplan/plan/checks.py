@@ -13,12 +13,11 @@ from kvmplan.graph.hooks import STARTING, HookGraph
 from kvmplan.model import Bounds, build_program
 from kvmplan.model.cache import explore_cached
 from kvmplan.model.invariants import STATE_RULES
+from kvmplan.model.kernel import HOTPLUG_LOCK, SLEEPING_LOCK_MODES
 from kvmplan.plan.roles import Facts, is_common, is_core
 from kvmplan.rules import RULE_NAMES
 
 
-# Locks that sleep: fine in task context, a bug with IRQs off.
-SLEEPING = frozenset({"mutex", "rwsem_read", "rwsem_write", "read"})
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,8 @@ def hazards(graph: HookGraph) -> tuple[Hazard, ...]:
             if fn is None:
                 continue
             for e in fn.events:
-                if e.kind == ev.LOCK and e.mode in SLEEPING:
-                    what = "cpus_read_lock()" if e.name == "cpu_hotplug_lock" else e.name
+                if e.kind == ev.LOCK and e.mode in SLEEPING_LOCK_MODES:
+                    what = "cpus_read_lock()" if e.name == HOTPLUG_LOCK else e.name
                     out.add(Hazard(fn.name, fn.file, e.line,
                                    f"{fn.name}() takes {what} ({e.mode}), a sleeping lock, in {how}, "
                                    "which runs with IRQs off"))

@@ -16,8 +16,8 @@ from kvmplan.cparse.events import Event, Function
 from kvmplan.graph.build import VENDOR_DIRS
 from kvmplan.graph.hooks import CallEdge, CpuhpRegistration, Entry, HookGraph
 from kvmplan.graph.view import vocabulary
+from kvmplan.model.kernel import HOTPLUG_LOCK
 
-HOTPLUG_LOCK = "cpu_hotplug_lock"
 COMMON_DIR = "virt/kvm/"
 ARCH_DIR = "arch/x86/kvm/"
 
