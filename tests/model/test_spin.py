@@ -1,5 +1,5 @@
 """SPIN, an independent model checker, finds exactly the rules the explorer
-finds on every litmus scenario (kvmplan/model/promela.py exports them), with
+finds on every litmus scenario (kvmplan/model/promela exports them), with
 the scenario's own bounds (system events and injected failures included).
 
 A scenario that needs a rule or construct the exporter does not model is

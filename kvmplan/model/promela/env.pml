@@ -1,7 +1,7 @@
 /* kvmplan Promela environment: the model's primitives (kvmplan/model/semantics.py,
  * /work/shared/docs/model.md), written for SPIN.
  *
- * kvmplan/model/promela.py puts this text after its own #defines (NCPUS,
+ * kvmplan/model/promela/export.py puts this text after its own #defines (NCPUS,
  * NLOCKS, NTHREADS, INIT, USER, HOTPLUG, SYSTEM, NO_CPU, NO_THREAD) and before
  * the generated threads. Nothing here depends on the scenario. */
 
