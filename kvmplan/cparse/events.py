@@ -36,6 +36,9 @@ PERCPU_WRITE = "percpu_write"  # name, value
 COUNT = "count"            # name=global counter, mode=inc|dec|set, slot=value seen
 ASSIGN = "assign"          # name=destination, value=atom
 ASM = "asm"                # name=first mnemonic; targets of `asm goto` follow as BRANCHes
+KINDS = frozenset({CALL, ICALL, LOCK, UNLOCK, BRANCH, JUMP, LABEL, RETURN, LOOP, LOOP_END,
+                   CPUHP_SETUP, CPUHP_REMOVE, CROSS_CALL, REGISTER, UNREGISTER, ASSERT, LIST_ADD,
+                   LIST_DEL, PERCPU_READ, PERCPU_WRITE, COUNT, ASSIGN, ASM})
 
 # A condition is a small expression tree of tuples:
 #   ("slot", name)              a local or temporary holding a value

@@ -7,14 +7,16 @@ from __future__ import annotations
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
-from kvmplan.model.program import vendor_entry
+from kvmplan.model.program import Target, vendor_entry
+from kvmplan.model.semantics import handlers
 from kvmplan.model.world import Blocked, Frame, release
 
 
 
 def step_builtin(r, frame: Frame) -> None:  # r: interp.Runner
-    {"@cross": _cross, "@cpuhp_setup": _setup, "@cpuhp_remove": _remove,
-     "@up": _up, "@down": _down, "@reboot": _reboot, "@suspend": _suspend}[frame.key](r, frame)
+    """One step of the kernel procedure `frame.key` (a row of the semantics
+    table whose source is "kernel")."""
+    _PROCEDURES[frame.key](r, frame)
 
 
 def _unlock(r, lock: str) -> None:
@@ -27,7 +29,7 @@ def _call_cb(r, frame: Frame, key: str, cpu: int, ctx: str) -> None:
     r.push(key, cpu, ctx)
 
 
-def _cross(r, frame: Frame) -> None:
+def cross(r, frame: Frame) -> None:
     frame.slots.pop("$cb", None)            # an IPI callback's return value is lost
     dropped = frame.slots.pop("$dropped", None)
     if isinstance(dropped, tuple):
@@ -47,7 +49,7 @@ def _cross(r, frame: Frame) -> None:
         fake = Event(kind="call", line=int(frame.slots.get("line", 0)), name=str(frame.slots["target"]))
         saved, saved_ctx = frame.cpu, frame.ctx
         frame.cpu, frame.ctx = cpu, "IPI"
-        r.vendor(frame, fake, str(frame.slots["kind"]), str(frame.slots["target"]))
+        r.vendor(frame, fake, Target(str(frame.slots["kind"]), str(frame.slots["target"])))
         frame.cpu, frame.ctx = saved, saved_ctx
         return
     _call_cb(r, frame, str(frame.slots["target"]), cpu, "IPI")
@@ -63,7 +65,7 @@ def _section(r, state: str) -> tuple[str, int]:
     return (st.section, st.index) if st else ("OTHER", 10_000)
 
 
-def _setup(r, frame: Frame) -> None:
+def setup(r, frame: Frame) -> None:
     s = frame.slots
     variant = str(s["variant"])
     state = str(s["state"])
@@ -116,7 +118,7 @@ def _setup(r, frame: Frame) -> None:
     r.ret("err" if s.get("error") else "ok")
 
 
-def _remove(r, frame: Frame) -> None:
+def remove(r, frame: Frame) -> None:
     s = frame.slots
     variant = str(s["variant"])
     state = str(s["state"])
@@ -199,7 +201,7 @@ def _states(r, sections: tuple[str, ...], reverse: bool = False) -> tuple[str, .
     return tuple(reversed(names)) if reverse else names
 
 
-def _up(r, frame: Frame) -> None:
+def up(r, frame: Frame) -> None:
     """cpu_up(c): the hotplug thread's procedure (holds cpu_hotplug_lock for write)."""
     s = frame.slots
     c = int(s["cpu"])
@@ -269,7 +271,7 @@ def _up(r, frame: Frame) -> None:
         r.ret("err")
 
 
-def _down(r, frame: Frame) -> None:
+def down(r, frame: Frame) -> None:
     """cpu_down(c)."""
     s = frame.slots
     c = int(s["cpu"])
@@ -333,7 +335,7 @@ def _run_next(r, frame: Frame, ctx: str) -> bool:
     return True
 
 
-def _reboot(r, frame: Frame) -> None:
+def reboot(r, frame: Frame) -> None:
     """reboot: notifiers, system_state, cpu_hotplug_disable(), syscore shutdown,
     firmware handoff (kernel_restart())."""
     s = frame.slots
@@ -370,7 +372,7 @@ def _reboot(r, frame: Frame) -> None:
         r.t.frames.clear()
 
 
-def _suspend(r, frame: Frame) -> None:
+def suspend(r, frame: Frame) -> None:
     """suspend to RAM and resume: tasks frozen, non-boot CPUs offlined, syscore
     suspend (reverse order) and resume on the boot CPU with IRQs off, CPUs
     onlined again. KVM010 if the CPUs' virtualization state then differs."""
@@ -448,3 +450,7 @@ def _module_init_site(r) -> tuple[str, str, int]:
 def _virt(v: tuple) -> str:
     on = [f"CPU{c}" for c, x in enumerate(v) if x]
     return "on on " + ", ".join(on) if on else "off everywhere"
+
+
+# The semantics table's kernel procedures, bound to the functions above.
+_PROCEDURES = {key: globals()[name] for key, name in handlers("kernel").items()}

@@ -14,6 +14,7 @@ from kvmplan.model.interp import LockEdge, Outcome, Runner, Step, Violation
 from kvmplan.model.invariants import INVARIANTS
 from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
 from kvmplan.model.program import Program, build_program, vendor_entry
+from kvmplan.model.semantics import handlers
 from kvmplan.model.world import (
     REBOOT,
     SUSPEND,
@@ -119,13 +120,13 @@ def successors(program: Program, w: World, inject: bool,
                 pass
             continue
         for o in _environment(program, w, t, system):
-            out.extend(_start(program, o, t.name, inject))
+            out.extend(start(program, o, t.name, inject))
     for o in out:
         _finish_threads(program, o)
     return out
 
 
-def _start(program: Program, o: Outcome, name: str, inject: bool) -> list[Outcome]:
+def start(program: Program, o: Outcome, name: str, inject: bool) -> list[Outcome]:
     """Starting an operation only changes the starting thread, so it runs on
     to its first visible event in the same transition (if it can't, because
     it waits for a lock, it starts later instead)."""
@@ -143,61 +144,69 @@ def _start(program: Program, o: Outcome, name: str, inject: bool) -> list[Outcom
 
 
 def _environment(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
-    """What an idle environment thread may start now."""
+    """What an idle environment thread may start now: its operation's row of
+    the semantics table (source "environment")."""
+    return _STARTS[OPERATION[t.name]](program, w, t, system)
+
+
+def start_init(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
+    """Module init returned (it started with the world): the module is live,
+    or gone if it failed."""
+    nw = w.copy()
+    nt = nw.mutable("init")
+    nt.done = True
+    nw.module = "gone" if nt.retval == "err" else "live"
+    out = Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])
+    if nw.module == "gone":
+        left = leftovers(program, nw)
+        if left:
+            fn = program.functions.get(vendor_entry(program.graph))
+            out.violations.append(Violation(
+                "KVM008", "module init failed but leaves behind: " + "; ".join(left),
+                fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
+    return [out]
+
+
+def start_user(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
+    """The user thread creates a VM, then destroys it if it got one."""
     vocab = program.vocab
-    frozen = "$frozen" in w.globals
-    if t.name == "init":
-        nw = w.copy()
-        nt = nw.mutable("init")
-        nt.done = True
-        nw.module = "gone" if nt.retval == "err" else "live"
-        out = Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])
-        if nw.module == "gone":
-            left = leftovers(program, nw)
-            if left:
-                fn = program.functions.get(vendor_entry(program.graph))
-                out.violations.append(Violation(
-                    "KVM008", "module init failed but leaves behind: " + "; ".join(left),
-                    fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
-        return [out]
-    if t.name == "system":
-        return _system(program, w, t, system)
-    if frozen:
+    if "$frozen" in w.globals:
         return []
-    if t.name == "user":
-        if w.module in ("gone", "unloading") or not any(k == "misc" for k, _ in w.regs):
-            return []
-        names = vocab.get("vm_destroy" if t.phase == 1 else "vm_create", frozenset())
-        key = next((n for n in sorted(names) if n in program.functions), "")
-        if t.phase > 1 or not key:
-            return []
+    if w.module in ("gone", "unloading") or not any(k == "misc" for k, _ in w.regs):
+        return []
+    names = vocab.get("vm_destroy" if t.phase == 1 else "vm_create", frozenset())
+    key = next((n for n in sorted(names) if n in program.functions), "")
+    if t.phase > 1 or not key:
+        return []
+    nw = w.copy()
+    nt = nw.mutable("user")
+    nt.frames.append(Frame(key, 0, 0, "ioctl"))
+    nt.phase += 1
+    nt.snap = _counters(program, nw)
+    verb = "destroy" if t.phase == 1 else "create"
+    return [Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
+                              program.functions[key].file, program.functions[key].line)])]
+
+
+def start_hotplug(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
+    """cpu_up or cpu_down of a non-boot CPU. Bound: once a reboot has begun no
+    new hotplug operation starts (one in flight finishes; cpu_hotplug_disable()
+    soon forbids them anyway)."""
+    if "$frozen" in w.globals or w.hotplug_left <= 0 or rebooting(w):
+        return []
+    outs = []
+    for c in range(1, w.ncpus):
         nw = w.copy()
-        nt = nw.mutable("user")
-        nt.frames.append(Frame(key, 0, 0, "ioctl"))
-        nt.phase += 1
-        nt.snap = _counters(program, nw)
-        verb = "destroy" if t.phase == 1 else "create"
-        return [Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
-                                  program.functions[key].file, program.functions[key].line)])]
-    if t.name == "hotplug":
-        # bound: once a reboot has begun no new hotplug operation starts (one in
-        # flight finishes; cpu_hotplug_disable() soon forbids them anyway)
-        if w.hotplug_left <= 0 or rebooting(w):
-            return []
-        outs = []
-        for c in range(1, w.ncpus):
-            nw = w.copy()
-            nw.hotplug_left -= 1
-            nt = nw.mutable("hotplug")
-            key = "@down" if w.online[c] else "@up"
-            nt.frames.append(Frame(key, 0, 0, "hotplug", {"cpu": c, "fn": "cpu_down" if w.online[c]
-                                                                   else "cpu_up"}))
-            outs.append(Outcome(nw, []))
-        return outs
-    return []
+        nw.hotplug_left -= 1
+        nt = nw.mutable("hotplug")
+        key = "@down" if w.online[c] else "@up"
+        nt.frames.append(Frame(key, 0, 0, "hotplug", {"cpu": c, "fn": "cpu_down" if w.online[c]
+                                                               else "cpu_up"}))
+        outs.append(Outcome(nw, []))
+    return outs
 
 
-def _system(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
+def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
     """One system event per execution: reboot at any time; suspend/resume or
     module unload once the module is live, no VM ioctl is running and (for
     unload) no VM holds a module reference."""
@@ -296,6 +305,11 @@ def _finish_threads(program: Program, o: Outcome) -> None:
             w.mutable(t.name).done = True
         if t.name == "system" and not t.frames and t.phase in (REBOOT, SUSPEND) and not t.done:
             w.mutable(t.name).done = True
+
+
+# The environment thread that runs each operation of the semantics table.
+OPERATION = {"init": "module_init", "user": "vm_create", "hotplug": "cpu_up / cpu_down",
+             "system": "system event"}
 
 
 def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> Result:
@@ -462,3 +476,7 @@ def _locate(rule: str, message: str, cpu: int, trace: list[Step]) -> Violation:
 
 def check(graph: HookGraph, bounds: Bounds | None = None, rules: set[str] | None = None) -> Result:
     return explore(build_program(graph), bounds or Bounds(), rules)
+
+
+# The semantics table's environment operations, bound to the functions above.
+_STARTS = {key: globals()[name] for key, name in handlers("environment").items()}

@@ -28,10 +28,12 @@ from kvmplan.model.kernel import (
 )
 from kvmplan.model.program import (
     Program,
+    Target,
     does_enabling_work,
     enabling_work_in,
     errno_like,
 )
+from kvmplan.model.semantics import handlers
 from kvmplan.model.world import Frame, Thread, World, acquire, holds, rebooting, release
 
 _MAX_LOCAL = 5000
@@ -383,46 +385,48 @@ class Runner:
 
     # --- calls ----------------------------------------------------------------
     def call(self, frame: Frame, e: Event) -> None:
-        target = self.p.targets.get((frame.key, frame.pc))
+        """A call: what it resolves to (program.Target, or a kernel helper by
+        name) picks its row of the semantics table."""
+        target = self.p.targets.get((frame.key, frame.pc)) or _SKIP
         if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
-            self.atomic(frame, e)
-            return
-        if e.kind == ev.CALL and e.name in ERROR_POINTERS:
-            if e.slot:
-                frame.slots[e.slot] = "err"
-            frame.pc += 1
-            return
-        if e.kind == ev.CALL and e.name in TRANSPARENT and e.args:
-            if e.slot:
-                frame.slots[e.slot] = self.value(frame, e.args[0])
-            frame.pc += 1
-            return
-        if target is None or target.kind == "skip":
-            if e.slot:
-                frame.slots[e.slot] = "?"
-            frame.pc += 1
-            return
+            kind = "atomic"
+        elif e.kind == ev.CALL and e.name in ERROR_POINTERS:
+            kind = "error_pointer"
+        elif e.kind == ev.CALL and e.name in TRANSPARENT and e.args:
+            kind = "transparent"
+        else:
+            kind = target.kind
         frame.pc += 1
-        if target.kind in ("enable", "disable"):
-            self.vendor(frame, e, target.kind, target.function)
-            return
-        if target.kind in ("tdx_cpu", "tdx_enable"):
-            self.tdx(frame, e, target.kind)
-            return
-        if target.kind == "uret":
-            self.record(frame, e, f"{e.name}() on CPU{frame.cpu}"
-                        + (" in IPI context" if self.context() == "IPI" else ""))
-            if self.context() == "IPI":
-                self.violate("KVM013", f"{e.name}() runs in IPI (interrupt) context on CPU{frame.cpu}: "
-                             "the interrupt may have hit another hypervisor's guest, whose MSRs "
-                             "would be snapshotted or restored as the host's", frame, e.line)
+        _CALLS[kind](self, frame, e, target)
+
+    def code(self, frame: Frame, e: Event, target: Target) -> None:
+        """Code of the lifecycle is interpreted; other code is skipped."""
+        if target.kind == "skip":
             if e.slot:
                 frame.slots[e.slot] = "?"
             return
         frame.slots["$ret_slot"] = e.slot
         self.push(target.function, frame.cpu, frame.ctx)
 
-    def atomic(self, frame: Frame, e: Event) -> None:
+    def error_pointer(self, frame: Frame, e: Event, target: Target) -> None:
+        if e.slot:
+            frame.slots[e.slot] = "err"
+
+    def transparent(self, frame: Frame, e: Event, target: Target) -> None:
+        if e.slot:
+            frame.slots[e.slot] = self.value(frame, e.args[0])
+
+    def uret(self, frame: Frame, e: Event, target: Target) -> None:
+        self.record(frame, e, f"{e.name}() on CPU{frame.cpu}"
+                    + (" in IPI context" if self.context() == "IPI" else ""))
+        if self.context() == "IPI":
+            self.violate("KVM013", f"{e.name}() runs in IPI (interrupt) context on CPU{frame.cpu}: "
+                         "the interrupt may have hit another hypervisor's guest, whose MSRs "
+                         "would be snapshotted or restored as the host's", frame, e.line)
+        if e.slot:
+            frame.slots[e.slot] = "?"
+
+    def atomic(self, frame: Frame, e: Event, target: Target) -> None:
         name = strip_ref(e.args[0])
         op = ATOMIC_OPS[e.name]
         cur = self.w.globals.get(name, 0)
@@ -441,9 +445,9 @@ class Runner:
             frame.slots[e.slot] = cur
         self.record(frame, e, f"{e.name}({name}) -> {cur}")
         self.visible = True
-        frame.pc += 1
 
-    def vendor(self, frame: Frame, e: Event, kind: str, name: str) -> None:
+    def vendor(self, frame: Frame, e: Event, target: Target) -> None:
+        kind, name = target.kind, target.function
         c = frame.cpu
         impl = self.p.graph.functions.get(name)
         if kind == "enable":
@@ -500,7 +504,8 @@ class Runner:
                     f.slots["$dropped"] = (name, file, line, what)
                 return
 
-    def tdx(self, frame: Frame, e: Event, kind: str) -> None:
+    def tdx(self, frame: Frame, e: Event, target: Target) -> None:
+        kind = target.kind
         c = frame.cpu
         w = self.w
         if kind == "tdx_cpu":
@@ -742,12 +747,7 @@ def _body_matters(p: Program, key: str, start: int, end: int) -> bool:
     return result
 
 
-_HANDLERS = {
-    ev.LOCK: Runner.lock, ev.UNLOCK: Runner.unlock, ev.BRANCH: Runner.branch, ev.JUMP: Runner.jump,
-    ev.LABEL: Runner.label, ev.RETURN: Runner.return_, ev.ASSIGN: Runner.assign,
-    ev.LOOP: Runner.loop, ev.LOOP_END: Runner.loop_end, ev.CALL: Runner.call, ev.ICALL: Runner.call,
-    ev.CROSS_CALL: Runner.cross_call, ev.COUNT: Runner.count, ev.PERCPU_READ: Runner.percpu,
-    ev.PERCPU_WRITE: Runner.percpu, ev.LIST_ADD: Runner.list_op, ev.LIST_DEL: Runner.list_op,
-    ev.REGISTER: Runner.register, ev.UNREGISTER: Runner.register, ev.CPUHP_SETUP: Runner.cpuhp,
-    ev.CPUHP_REMOVE: Runner.cpuhp, ev.ASSERT: Runner.noop, ev.ASM: Runner.noop,
-}
+# The semantics table's rows, bound to this engine's handlers.
+_HANDLERS = {kind: getattr(Runner, name) for kind, name in handlers("event").items()}
+_CALLS = {kind: getattr(Runner, name) for kind, name in handlers("call").items()}
+_SKIP = Target("skip")
