@@ -8,6 +8,30 @@ kvmplan/model/promela/env.pml from the model's specification
 interpreter runs: the Promela text is a second implementation of the same
 semantics, so SPIN confirms (or contradicts) the explorer's verdicts.
 
+Modules (the vocabulary, lock modes, contexts, atomic ops, threads, comes
+from kvmplan/model/kernel.py; the semantics of each event and call from
+kvmplan/model/semantics.py):
+- checks.py: the rules' Promela checks as the exporter reads them (RULES:
+  each rule's statements at hook points), the Site and Facts they read,
+  Unsupported;
+- program.py: the static picture (Picture): the Promela names of what the
+  program touches, the text of a process (_Proc) and of an inlined
+  activation (_Inst), the encoding of values and three-valued conditions,
+  the rules' statements at a hook and a step on shared state;
+- events.py: Emitter inlines activations of lifecycle code, one statement
+  per event, dispatched through the semantics table: handlers("event")
+  names its method (lock, unlock, branch, ..., cpuhp, noop) and a call's
+  target goes through handlers("call") (code, atomic, error_pointer,
+  transparent, vendor, tdx, uret), the names of the interpreter's Runner;
+- threads.py: the environment threads (init, user, hotplug, system) and the
+  kernel procedures they run: cpu_up/cpu_down, reboot, suspend/resume,
+  module unload;
+- export.py: the whole text (header, env.pml, globals, the processes, init)
+  and export_promela;
+- spin.py: running SPIN on it and reading the rules it finds broken;
+- env.pml: the fixed Promela environment (values, CPUs, TDX, VMs and the
+  module, threads' operations, IRQs-off contexts and stop_machine, locks).
+
 Shape of the Promela model:
 - four processes, the environment threads: `init` runs the vendor
   module_init; `user` creates a VM once /dev/kvm is registered (and the
