@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kvmplan.rules import RULES, SEVERITY
+from kvmplan.model.rules import RULES, SEVERITY
 
 if sys.version_info >= (3, 11):
     import tomllib

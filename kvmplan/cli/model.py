@@ -92,7 +92,7 @@ def _check_format(fmt: str, cpus: int) -> None:
 
 
 def _rules(rules: Optional[str]) -> Optional[set[str]]:
-    from kvmplan.rules import RULE_NAMES
+    from kvmplan.model.rules import RULE_NAMES
 
     if not rules:
         return None

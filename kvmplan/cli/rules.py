@@ -11,7 +11,7 @@ from dataclasses import asdict
 import typer
 
 from kvmplan.cli.common import fail
-from kvmplan.rules import RULES, Rule, get
+from kvmplan.model.rules import RULES, Rule, check_locations, get
 
 FORMATS = ("text", "json")
 WIDTH = 76
@@ -30,7 +30,8 @@ def render_list(rules: Iterable[Rule], fmt: str) -> str:
     """One line per rule (text) or a JSON array of every field."""
     items = list(rules)
     if fmt == "json":
-        return json.dumps([asdict(r) for r in items], indent=2) + "\n"
+        return json.dumps([{**asdict(r), "check_at": check_locations(r.code)} for r in items],
+                          indent=2) + "\n"
     width = max(len(r.name) for r in items)
     return "".join(
         f"{r.code}  {r.severity:<7}  {r.name:<{width}}  {r.summary}\n" for r in items
@@ -39,13 +40,15 @@ def render_list(rules: Iterable[Rule], fmt: str) -> str:
 
 def render_rule(rule: Rule, fmt: str) -> str:
     """The whole document of one rule (text) or a JSON object of its fields."""
+    where = check_locations(rule.code)
     if fmt == "json":
-        return json.dumps(asdict(rule), indent=2) + "\n"
+        return json.dumps({**asdict(rule), "check_at": where}, indent=2) + "\n"
     out = [f"# {rule.name} ({rule.code})", "", f"Severity: {rule.severity}", "",
            textwrap.fill(rule.summary, WIDTH)]
     for title, field, one_line in _SECTIONS:
         text = str(getattr(rule, field))
         out += ["", f"## {title}", "", textwrap.fill(text, WIDTH) if one_line else text]
+    out += ["", "## Where the check is", ""] + [f"  {line}" for line in where or ["none: the rule is not checked yet"]]
     return "\n".join(out) + "\n"
 
 

@@ -25,19 +25,14 @@ def _unlock(r, lock: str) -> None:
 
 
 def _call_cb(r, frame: Frame, key: str, cpu: int, ctx: str) -> None:
-    frame.slots["$ret_slot"] = "$cb"
+    """Call a callback; its return value lands in the slot "cb"."""
+    frame.ret_slot = "cb"
     r.push(key, cpu, ctx)
 
 
 def cross(r, frame: Frame) -> None:
-    frame.slots.pop("$cb", None)            # an IPI callback's return value is lost
-    dropped = frame.slots.pop("$dropped", None)
-    if isinstance(dropped, tuple):
-        fn, file, line, what = dropped
-        r.out.violations.append(r.violation_at("KVM004", f"{what} inside an on_each_cpu()/IPI "
-                                               "callback that records the failure nowhere before "
-                                               "it returns: the caller never learns of it",
-                                               fn, file, line))
+    frame.slots.pop("cb", None)             # an IPI callback's return value is lost
+    r.fire("cross_return", frame, 0)
     todo = frame.slots["todo"]
     assert isinstance(todo, tuple)
     if not todo:
@@ -85,8 +80,8 @@ def setup(r, frame: Frame) -> None:
             frame.pc = 1
         return
     if frame.pc == 1:                      # run `up` on the next online CPU
-        if "$cb" in s:
-            result = s.pop("$cb")
+        if "cb" in s:
+            result = s.pop("cb")
             if result == "err":
                 r.record(frame, None, f"{s['up']} failed on CPU{s['cur']}: rolling back")
                 r.visible = True
@@ -103,7 +98,7 @@ def setup(r, frame: Frame) -> None:
         _call_cb(r, frame, str(s["up"]), int(s["cur"]), "setup")
         return
     if frame.pc == 2:                      # failure: `down` on the CPUs done, unregister
-        s.pop("$cb", None)
+        s.pop("cb", None)
         todo = s["todo"]
         if todo and s.get("down"):
             s["todo"] = todo[1:]
@@ -136,7 +131,7 @@ def remove(r, frame: Frame) -> None:
         frame.pc = 1
         return
     if frame.pc == 1:
-        s.pop("$cb", None)
+        s.pop("cb", None)
         todo = s["todo"]
         if todo:
             s["todo"] = todo[1:]
@@ -174,27 +169,6 @@ def _next_callback(r, frame: Frame, queue: str, which: int, c: int, announce: st
     return False
 
 
-def _check_missed(r, c: int) -> None:
-    """KVM005, second half (see Runner.hotplug_window): CPU c is active without
-    the per-CPU work a pass over the online CPUs missed it for, while that
-    work still stands on a CPU the pass covered."""
-    w = r.w
-    marks = w.globals.get("$missed", ())
-    tdx = w.percpu.get("$tdx", [False] * w.ncpus)
-    for cpu, work, covered, how, fn, file, line in marks:
-        if cpu != c:
-            continue
-        done = w.virt if work == "enable" else tdx
-        if any(done[x] for x in covered):
-            what = "virtualization on" if work == "enable" else "TDX per-CPU init"
-            r.out.violations.append(r.violation_at(
-                "KVM005", f"{how} in {fn}() ran on CPUs {list(covered)} without excluding CPU "
-                f"hotplug while cpu_up(CPU{c}) was past its hotplug callbacks: CPU{c} is now "
-                f"online and schedulable without {what}", fn, file, line))
-    if marks:
-        w.globals["$missed"] = tuple(m for m in marks if m[0] != c)
-
-
 def _states(r, sections: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
     regs = sorted((v[1], k) for k, v in r.w.cpuhp.items() if v[0] in sections)
     names = tuple(k for _, k in regs)
@@ -215,8 +189,8 @@ def up(r, frame: Frame) -> None:
         frame.pc = 1
         return
     if frame.pc == 1:                      # PREPARE and STARTING startup callbacks
-        if "$cb" in s:
-            s.pop("$cb")                   # STARTING: a returned error is ignored
+        if "cb" in s:
+            s.pop("cb")                   # STARTING: a returned error is ignored
             s["done"] = s["done"] + (s["cur"],)
         if _next_callback(r, frame, "todo", 2, c, "startup"):
             return
@@ -228,8 +202,8 @@ def up(r, frame: Frame) -> None:
         frame.pc = 2
         return
     if frame.pc == 2:                      # ONLINE startup callbacks; a failure rolls back
-        if "$cb" in s:
-            result = s.pop("$cb")
+        if "cb" in s:
+            result = s.pop("cb")
             if result == "err":
                 r.record(frame, None, f"{s['cur']} startup failed on CPU{c}: CPU online aborted")
                 r.visible = True
@@ -242,7 +216,7 @@ def up(r, frame: Frame) -> None:
         w.active[c] = True
         r.record(frame, None, f"CPU{c} active (schedulable)")
         r.visible = True
-        _check_missed(r, c)
+        r.fire("cpu_active", frame, 0, cpu=c)
         frame.pc = 3
         return
     if frame.pc == 3:
@@ -252,18 +226,18 @@ def up(r, frame: Frame) -> None:
         r.ret("ok")
         return
     if frame.pc == 4:                      # rollback of ONLINE states, then offline
-        s.pop("$cb", None)
+        s.pop("cb", None)
         if _next_callback(r, frame, "rollback", 3, c):
             return
         w.online[c] = False
-        w.globals["$missed"] = tuple(m for m in w.globals.get("$missed", ()) if m[0] != c)
+        r.fire("cpu_rollback", frame, 0, cpu=c)
         s["rollback"] = _states(r, (PREPARE, STARTING), reverse=True)
         r.record(frame, None, f"CPU{c} back offline")
         r.visible = True
         frame.pc = 5
         return
     if frame.pc == 5:
-        s.pop("$cb", None)
+        s.pop("cb", None)
         if _next_callback(r, frame, "rollback", 3, c):
             return
         _unlock(r, HOTPLUG_LOCK)
@@ -285,7 +259,7 @@ def down(r, frame: Frame) -> None:
         frame.pc = 1
         return
     if frame.pc in (1, 2):
-        s.pop("$cb", None)
+        s.pop("cb", None)
         if _next_callback(r, frame, "todo", 3, c, "teardown"):
             return
         if frame.pc == 1:
@@ -296,14 +270,14 @@ def down(r, frame: Frame) -> None:
             if any(u is not r.t and (u.name in w.spinning or (u.frames and u.frames[-1].ctx in IRQS_OFF))
                    for u in w.threads):
                 raise Blocked
-            w.globals["$stop_machine"] = r.t.name
+            w.stopper = r.t.name
             w.online[c] = False
             r.record(frame, None, f"stop_machine(): CPU{c} marked offline")
             r.visible = True
             s["todo"] = _states(r, (PREPARE, STARTING), reverse=True)
             frame.pc = 2
             return
-        w.globals.pop("$stop_machine", None)
+        w.stopper = ""
         _unlock(r, HOTPLUG_LOCK)
         r.record(frame, None, f"cpu_down(CPU{c}) done")
         r.visible = True
@@ -322,14 +296,14 @@ def _run_next(r, frame: Frame, ctx: str) -> bool:
     todo = frame.slots["todo"]
     assert isinstance(todo, tuple)
     if not todo:                               # steps are the kernel's own again
-        frame.slots["fn"] = frame.slots.get("$kernel", frame.slots.get("fn", ""))
+        frame.slots["fn"] = frame.slots.get("kernel", frame.slots.get("fn", ""))
         frame.slots.pop("file", None)
         frame.slots.pop("line", None)
         return False
     frame.slots["todo"] = todo[1:]
     frame.slots["cur"] = todo[0]
     fn = r.p.functions[str(todo[0])]
-    frame.slots.setdefault("$kernel", frame.slots.get("fn", ""))
+    frame.slots.setdefault("kernel", frame.slots.get("fn", ""))
     frame.slots.update({"fn": fn.name, "file": fn.file, "line": fn.line})
     _call_cb(r, frame, str(todo[0]), 0, ctx)
     return True
@@ -340,9 +314,9 @@ def reboot(r, frame: Frame) -> None:
     firmware handoff (kernel_restart())."""
     s = frame.slots
     w = r.w
-    if "$cb" in s:                             # a KVM reboot/shutdown callback returned
-        s.pop("$cb")
-        w.globals["$virt_final"] = (str(s["cur"]), r.p.functions[str(s["cur"])].file)
+    if "cb" in s:                              # a KVM reboot/shutdown callback returned
+        s.pop("cb")
+        r.fire("kernel_callback_return", frame, 0, name=str(s["cur"]))
     if frame.pc == 0:                          # the reboot notifier chain
         s["todo"] = _callbacks(r, ("reboot",))
         frame.pc = 1
@@ -388,13 +362,13 @@ def suspend(r, frame: Frame) -> None:
         frame.pc = 1
         return
     if frame.pc in (1, 4):
-        s.pop("$cb", None)
+        s.pop("cb", None)
         todo = s["todo"]
         assert isinstance(todo, tuple)
         if todo:
             s["todo"] = todo[1:]
             up = frame.pc == 4
-            frame.slots["$ret_slot"] = "$cb"
+            frame.ret_slot = "cb"
             r.push("@up" if up else "@down", 0, "hotplug",
                    {"cpu": todo[0], "fn": "cpu_up" if up else "cpu_down"})
             return
@@ -407,21 +381,17 @@ def suspend(r, frame: Frame) -> None:
         after = tuple(w.virt)
         before = s["before"]
         assert isinstance(before, tuple)
-        w.globals.pop("$frozen", None)
+        w.frozen = False
         r.record(frame, None, f"resume complete: virtualization {_virt(after)}")
         r.visible = True
-        site = s.get("$pm_site") or _module_init_site(r)
-        for c in range(w.ncpus):
-            if w.online[c] and before[c] and not after[c]:
-                r.out.violations.append(r.violation_at(
-                    "KVM010", f"CPU{c} had virtualization on before suspend and is online "
-                    "without it after resume", *site))
+        site = s.get("pm_site") or _module_init_site(r)
+        r.fire("resume_done", frame, 0, site=site, before=before)
         r.ret("ok")
         return
     if frame.pc == 2:
-        s.pop("$cb", None)
+        s.pop("cb", None)
         if _run_next(r, frame, "syscore"):
-            s["$pm_site"] = (s["fn"], s["file"], s["line"])
+            s["pm_site"] = (s["fn"], s["file"], s["line"])
             return
         s["todo"] = _callbacks(r, ("syscore_resume",))
         w.virt[0] = False                      # the platform sleeps: CPU0 loses VMX/SVM state
@@ -431,9 +401,9 @@ def suspend(r, frame: Frame) -> None:
         frame.pc = 3
         return
     if frame.pc == 3:
-        s.pop("$cb", None)
+        s.pop("cb", None)
         if _run_next(r, frame, "syscore"):
-            s["$pm_site"] = (s["fn"], s["file"], s["line"])   # KVM's resume callback
+            s["pm_site"] = (s["fn"], s["file"], s["line"])   # KVM's resume callback
             return
         s["todo"] = s["downed"]
         r.record(frame, None, "onlining non-boot CPUs again")

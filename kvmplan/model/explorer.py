@@ -4,17 +4,18 @@ interleavings of the environment threads, with state hashing; the first
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from kvmplan.graph.hooks import HookGraph
-from kvmplan.model.interp import LockEdge, Outcome, Runner, Step, Violation
-from kvmplan.model.invariants import INVARIANTS
-from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
+from kvmplan.model.interp import Outcome, Runner
+from kvmplan.model.kernel import IRQS_OFF
 from kvmplan.model.program import Program, build_program, vendor_entry
+from kvmplan.model.rules import CHECKS, fire
+from kvmplan.model.rules.base import At
 from kvmplan.model.semantics import handlers
+from kvmplan.model.trace import LockEdge, Step, Violation
 from kvmplan.model.world import (
     REBOOT,
     SUSPEND,
@@ -106,7 +107,7 @@ def _cpu_taken(w: World, t: Thread) -> bool:
 def successors(program: Program, w: World, inject: bool,
                system: tuple[str, ...] = ()) -> list[Outcome]:
     out: list[Outcome] = []
-    stopper = w.globals.get("$stop_machine")
+    stopper = w.stopper
     for t in w.threads:
         if t.done or (stopper and t.name != stopper):
             continue
@@ -157,20 +158,14 @@ def start_init(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
     nt.done = True
     nw.module = "gone" if nt.retval == "err" else "live"
     out = Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])
-    if nw.module == "gone":
-        left = leftovers(program, nw)
-        if left:
-            fn = program.functions.get(vendor_entry(program.graph))
-            out.violations.append(Violation(
-                "KVM008", "module init failed but leaves behind: " + "; ".join(left),
-                fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
+    _fire(out, "init_done", At(nw, program, nt, site=_site(program, vendor_entry(program.graph))))
     return [out]
 
 
 def start_user(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
     """The user thread creates a VM, then destroys it if it got one."""
     vocab = program.vocab
-    if "$frozen" in w.globals:
+    if w.frozen:
         return []
     if w.module in ("gone", "unloading") or not any(k == "misc" for k, _ in w.regs):
         return []
@@ -182,17 +177,19 @@ def start_user(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
     nt = nw.mutable("user")
     nt.frames.append(Frame(key, 0, 0, "ioctl"))
     nt.phase += 1
-    nt.snap = _counters(program, nw)
     verb = "destroy" if t.phase == 1 else "create"
-    return [Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
-                              program.functions[key].file, program.functions[key].line)])]
+    out = Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
+                            program.functions[key].file, program.functions[key].line)])
+    if verb == "create":
+        _fire(out, "vm_create_begin", At(nw, program, nt, site=_site(program, key)))
+    return [out]
 
 
 def start_hotplug(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
     """cpu_up or cpu_down of a non-boot CPU. Bound: once a reboot has begun no
     new hotplug operation starts (one in flight finishes; cpu_hotplug_disable()
     soon forbids them anyway)."""
-    if "$frozen" in w.globals or w.hotplug_left <= 0 or rebooting(w):
+    if w.frozen or w.hotplug_left <= 0 or rebooting(w):
         return []
     outs = []
     for c in range(1, w.ncpus):
@@ -216,12 +213,8 @@ def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...])
         nw.mutable("system").done = True
         out = Outcome(nw, [Step("system", 0, "module_exit returned: module text and data freed",
                                 "", "", 0)])
-        left = leftovers(program, nw, state=False)
-        if left:
-            fn = program.functions.get(vendor_entry(program.graph, "module_exit"))
-            out.violations.append(Violation(
-                "KVM012", "module unloaded while something can still call into it: "
-                + "; ".join(left), fn.name if fn else "", fn.file if fn else "", fn.line if fn else 0))
+        _fire(out, "unloaded", At(nw, program, nw.thread("system"),
+                                  site=_site(program, vendor_entry(program.graph, "module_exit"))))
         return [out]
     if w.system_left <= 0:
         return []
@@ -238,7 +231,7 @@ def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...])
             text = "reboot -f: kernel_restart() begins"
         elif event == "suspend":
             nt.phase = SUSPEND
-            nw.globals["$frozen"] = 1              # tasks freeze before anything else
+            nw.frozen = True                       # tasks freeze before anything else
             nt.frames.append(Frame("@suspend", 0, 0, "pm", {"fn": "suspend_devices_and_enter"}))
             text = "suspend to RAM begins"
         else:
@@ -264,43 +257,16 @@ def program_system_events(program: Program, w: World, quiet: bool,
     return events
 
 
-def _counters(program: Program, w: World) -> tuple:
-    return tuple((name, w.globals.get(name, 0)) for name in sorted(program.vocab.get("counter", ()))
-                 if name in w.globals)
-
-
-def leftovers(program: Program, w: World, state: bool = True) -> list[str]:
-    """What a module that is gone left behind: registrations and VMs (which
-    can call into its code), and with `state` also counts and virtualization
-    left on (which a failed init must undo)."""
-    left = [f"{kind} registration {name}" for kind, name in sorted(w.regs)]
-    left += [f"cpuhp state {state}" for state in sorted(w.cpuhp)]
-    if w.vms:
-        left.append(f"{w.vms} VM(s) on vm_list")
-    if state:
-        left += [f"{name} = {v}" for name, v in _counters(program, w) if v]
-        left += [f"virtualization on on CPU{c}" for c in range(w.ncpus) if w.virt[c]]
-    return left
-
-
 def _finish_threads(program: Program, o: Outcome) -> None:
     w = o.world
     for t in list(w.threads):
         if t.name == "user" and not t.frames and t.phase == 1 and not t.done \
                 and (t.owns_vm == 0 or t.retval == "err"):
-            w.mutable(t.name).done = True
-            if t.retval == "err" and w.thread("init").done:
-                changed = [f"{name} {before} -> {w.globals.get(name, 0)}"
-                           for name, before in t.snap if w.globals.get(name, 0) != before]
-                if t.owns_vm:
-                    changed.append("the VM stays on vm_list")
-                if changed:
-                    key = next((n for n in sorted(program.vocab.get("vm_create", ()))
-                                if n in program.functions), "")
-                    fn = program.functions[key]
-                    o.violations.append(Violation(
-                        "KVM008", "VM creation failed but leaves behind: " + "; ".join(changed),
-                        fn.name, fn.file, fn.line))
+            nt = w.mutable(t.name)
+            nt.done = True
+            key = next((n for n in sorted(program.vocab.get("vm_create", ()))
+                        if n in program.functions), "")
+            _fire(o, "vm_create_end", At(w, program, nt, site=_site(program, key)))
         if t.name == "user" and not t.frames and t.phase == 2 and not t.done:
             w.mutable(t.name).done = True
         if t.name == "system" and not t.frames and t.phase in (REBOOT, SUSPEND) and not t.done:
@@ -335,13 +301,12 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
         for o in successors(program, w, inject, bounds.system):
             transitions += 1
             nkey = o.world.freeze()
-            for inv in INVARIANTS:
-                for b in inv(program, o.world):
-                    if b.rule in findings or (rules and b.rule not in rules):
-                        continue
-                    trace = _trace(parents, key) + o.steps
-                    v = _locate(b.rule, b.message, b.cpu, trace)
-                    findings[b.rule] = Finding(v.rule, v.message, v.function, v.file, v.line, trace)
+            for code, report in fire("state", At(o.world, program)):
+                if code in findings or (rules and code not in rules):
+                    continue
+                trace = _trace(parents, key) + o.steps
+                v = _locate(code, report.message, report.cpu, trace)
+                findings[code] = Finding(v.rule, v.message, v.function, v.file, v.line, trace)
             for v in o.violations:
                 if rules and v.rule not in rules:
                     continue
@@ -362,9 +327,13 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
                 queue.clear()
                 break
             queue.append((nkey, o.world))
-    if not rules or "KVM007" in rules:
-        for f in lock_cycles(edges, parents):
-            findings.setdefault(("KVM007", f.file, f.line), f)
+    for code, check in CHECKS.items():
+        if check.post is None or (rules and code not in rules):
+            continue
+        for found in check.post(edges, lambda k: _trace(parents, k)):
+            fn, file, line = found.site
+            findings.setdefault((code, file, line), Finding(code, found.message, fn, file, line,
+                                                            found.trace, found.details))
     seconds = time.perf_counter() - start
     ordered = sorted(findings.values(), key=lambda f: (f.rule, f.file, f.line, f.message))
     return Result(ordered, len(parents), transitions, seconds, bound, example=example)
@@ -373,81 +342,6 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
 def _complete(w: World) -> bool:
     """Module init and the user's VM create/destroy finished, nothing in flight."""
     return w.thread("init").done and w.thread("user").done and not any(t.frames for t in w.threads)
-
-
-def _conflict(lock: str, held_mode: str, wanted_mode: str) -> bool:
-    """Can a thread holding `lock` in held_mode block one that wants it in
-    wanted_mode? Readers share, except on cpu_hotplug_lock: a percpu rwsem
-    lets a waiting writer block new readers, and cpu_up/cpu_down are writers."""
-    return not (held_mode == "r" and wanted_mode == "r") or lock == HOTPLUG_LOCK
-
-
-def lock_cycles(edges: dict[tuple, tuple[LockEdge, tuple, list[Step]]],
-                parents: dict[tuple, tuple[tuple | None, list[Step]]]) -> list[Finding]:
-    """KVM007: cycles of two or three locks in the order graph for which some
-    choice of the recorded edges (by thread and lock modes) comes from at
-    least two threads and can really block each other."""
-    variants: dict[tuple[str, str], list[tuple[LockEdge, tuple, list[Step]]]] = {}
-    for k in sorted(edges, key=str):
-        variants.setdefault((k[0], k[1]), []).append(edges[k])
-    succ: dict[str, list[str]] = {}
-    for held, lock in sorted(variants):
-        succ.setdefault(held, []).append(lock)
-    cycles: set[tuple[str, ...]] = set()
-    for a in sorted(succ):
-        for b in succ.get(a, ()):
-            if a in succ.get(b, ()):
-                cycles.add(_rotate((a, b)))
-            for c in succ.get(b, ()):
-                if c not in (a, b) and a in succ.get(c, ()):
-                    cycles.add(_rotate((a, b, c)))
-    out = []
-    for cycle in sorted(cycles):
-        choices = itertools.product(*(variants[(cycle[i], cycle[(i + 1) % len(cycle)])]
-                                      for i in range(len(cycle))))
-        chain = next((list(c) for c in choices if _deadlocks(c)), None)
-        if chain is None:
-            continue
-        details = ["possible circular locking dependency:"]
-        for e, _, _ in chain:
-            details.append(f"  {e.thread}: holds {_mode(e.held, e.held_mode)} (taken in "
-                           f"{_at(e.held_site)}) and takes {_mode(e.lock, e.mode)} in {_at(e.site)}")
-        details.append("possible scenario:")
-        for i, (e, _, _) in enumerate(chain):
-            details.append(f"  CPU{i}: {e.thread} holds {_mode(e.held, e.held_mode)}, waits for "
-                           f"{_mode(e.lock, e.mode)}")
-        details.append("  *** DEADLOCK ***")
-        last, key, steps = chain[-1]
-        names = " -> ".join(list(cycle) + [cycle[0]])
-        out.append(Finding("KVM007", f"lock-order cycle {names}: each thread holds one lock and "
-                           "waits for the next", last.site[0], last.site[1], last.site[2],
-                           _trace(parents, key) + steps, details))
-    return out
-
-
-def _deadlocks(chain: tuple[tuple[LockEdge, tuple, list[Step]], ...]) -> bool:
-    """Edges from two threads or more, and at each lock the edge that holds it
-    conflicts with the edge that wants it."""
-    return len({e.thread for e, _, _ in chain}) >= 2 and all(
-        _conflict(chain[i][0].held, chain[i][0].held_mode, chain[i - 1][0].mode)
-        for i in range(len(chain)))
-
-
-def _rotate(cycle: tuple[str, ...]) -> tuple[str, ...]:
-    i = cycle.index(min(cycle))
-    return cycle[i:] + cycle[:i]
-
-
-def _mode(lock: str, mode: str) -> str:
-    if lock == HOTPLUG_LOCK:
-        return "cpu_hotplug_lock (" + ("read: cpus_read_lock" if mode == "r" else
-                                       "write: cpu_up/cpu_down") + ")"
-    return lock + (" (read)" if mode == "r" else "")
-
-
-def _at(site: tuple[str, str, int]) -> str:
-    fn, file, line = site
-    return f"{fn}() {file}:{line}" if file else f"{fn}() (kernel)"
 
 
 def _trace(parents: dict[tuple, tuple[tuple | None, list[Step]]], key: tuple) -> list[Step]:
@@ -480,3 +374,18 @@ def check(graph: HookGraph, bounds: Bounds | None = None, rules: set[str] | None
 
 # The semantics table's environment operations, bound to the functions above.
 _STARTS = {key: globals()[name] for key, name in handlers("environment").items()}
+
+
+def _fire(o: Outcome, hook: str, at: At) -> None:
+    """Run the rules' checks of a hook point the environment reaches; their
+    violations join the outcome."""
+    for code, report in fire(hook, at):
+        fn, file, line = report.site or at.site
+        o.violations.append(Violation(code, report.message, fn, file, line))
+
+
+def _site(program: Program, key: str) -> tuple[str, str, int]:
+    """Where a finding about an operation with no step of its own points: the
+    function that runs it (module_init, module_exit, VM creation)."""
+    fn = program.functions.get(key)
+    return (fn.name, fn.file, fn.line) if fn else ("", "", 0)

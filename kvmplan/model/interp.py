@@ -8,19 +8,18 @@ lifecycle state. See semantics.py for what each primitive means."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.compile import strip_ref
 from kvmplan.cparse.events import Event
 from kvmplan.graph.build import function_ref
-from kvmplan.graph.hooks import STARTING
 from kvmplan.graph.view import describe
 from kvmplan.model.builtins import step_builtin
 from kvmplan.model.kernel import (
     ATOMIC_OPS,
     CONTEXTS,
     ERROR_POINTERS,
-    HOTPLUG_LOCK,
     NOT_LOCKS,
     SHARED_LOCK_MODES,
     SPIN_LOCK_MODES,
@@ -34,46 +33,12 @@ from kvmplan.model.program import (
     errno_like,
 )
 from kvmplan.model.semantics import handlers
-from kvmplan.model.world import Frame, Thread, World, acquire, holds, rebooting, release
+from kvmplan.model.rules import fire
+from kvmplan.model.rules.base import At
+from kvmplan.model.trace import LockEdge, Site, Step, Violation
+from kvmplan.model.world import Frame, Thread, World, acquire, holds, release
 
 _MAX_LOCAL = 5000
-
-
-@dataclass
-class Step:
-    """One visible step of a trace."""
-
-    thread: str
-    cpu: int
-    event: str
-    function: str
-    file: str
-    line: int
-
-
-@dataclass
-class Violation:
-    rule: str
-    message: str
-    function: str
-    file: str
-    line: int
-
-
-Site = tuple[str, str, int]      # function, file, line
-
-
-@dataclass(frozen=True)
-class LockEdge:
-    """`lock` was taken (mode "r" or "x") at `site` while `held` was held."""
-
-    held: str
-    held_mode: str
-    held_site: Site
-    lock: str
-    mode: str
-    site: Site
-    thread: str
 
 
 @dataclass
@@ -113,29 +78,22 @@ class Runner:
         f = self.fn(frame)
         return (f.name, f.file, line)
 
-    @staticmethod
-    def violation_at(rule: str, message: str, function: str, file: str, line: int) -> Violation:
-        return Violation(rule, message, function, file, line)
-
-    def violate(self, rule: str, message: str, frame: Frame, line: int) -> None:
-        name, file, line = self.site(frame, line)
-        self.out.violations.append(Violation(rule, message, name, file, line))
+    def fire(self, hook: str, frame: Frame, line: int, cpu: int | None = None,
+             site: Site | None = None, **fields: Any) -> None:
+        """Run the rules' checks of hook point `hook` (rules.base.HOOKS) at this
+        step: on `cpu` (the frame's by default), at the site of `line` in the
+        frame (or `site`); their violations join the outcome."""
+        at = At(self.w, self.p, self.t, frame.cpu if cpu is None else cpu, self.context(),
+                site or self.site(frame, line), frame=frame, **fields)
+        for code, report in fire(hook, at):
+            fn, file, ln = report.site or at.site
+            self.out.violations.append(Violation(code, report.message, fn, file, ln))
 
     def context(self) -> str:
         return innermost_context(self.t)
 
-    def shared_write(self) -> None:
-        """A write to shared state: an IPI callback that failed has now recorded it."""
-        for f in self.t.frames:
-            f.slots.pop("$dropped", None)
-
-    def init_work(self, frame: Frame, line: int, what: str) -> None:
-        """KVM011: module init goes on with lifecycle work after exposing /dev/kvm."""
-        exposed = self.w.globals.get("$exposed")
-        if self.t.name == "init" and self.w.module == "loading" and isinstance(exposed, tuple):
-            self.violate("KVM011", f"module init still {what} after /dev/kvm was exposed by "
-                         f"{exposed[0]}() at {exposed[1]}:{exposed[2]}: userspace can already "
-                         "create VMs against a half-initialized KVM", frame, line)
+    def shared_write(self, frame: Frame, line: int) -> None:
+        self.fire("shared_write", frame, line)
 
     def value(self, frame: Frame, atom: str) -> object:
         atom = atom.strip()
@@ -178,8 +136,8 @@ class Runner:
         self.t.retval = value
         if self.t.frames:
             caller = self.t.frames[-1]
-            slot = caller.slots.pop("$ret_slot", None)
-            if isinstance(slot, str) and slot:
+            slot, caller.ret_slot = caller.ret_slot, None
+            if slot:
                 caller.slots[slot] = value
         del frame
 
@@ -204,11 +162,8 @@ class Runner:
         frame.pc += 1
 
     def take(self, frame: Frame, lock: str, shared: bool, line: int) -> None:
-        """Acquire a lock (Blocked if it must wait), recording lock-order edges.
-
-        Taking again a lock the thread holds is KVM007: a recursive
-        cpus_read_lock deadlocks against a waiting cpu_up/cpu_down, a mutex
-        or spinlock against itself."""
+        """Acquire a lock (Blocked if it must wait), recording lock-order edges;
+        the lock hook says whether the thread already held it."""
         me = self.t.name
         site = self.site(frame, line)
         held = holds(self.w, me)
@@ -218,19 +173,10 @@ class Runner:
                                                lock, "r" if shared else "x", site, me))
         if not acquire(self.w, lock, shared, me):
             self.w.sites[(lock, me)] = site
+            self.fire("lock", frame, line, site=site, lock=lock, shared=shared, outcome="taken")
             return
-        first = self.w.sites.get((lock, me), ("", "", 0))
-        where = f" (first taken in {first[0]}() at {first[1]}:{first[2]})" if first[1] else ""
-        if lock == HOTPLUG_LOCK and shared:
-            self.violate("KVM007", "cpus_read_lock() taken again by a thread that already holds "
-                         f"it{where}: a waiting cpu_up/cpu_down deadlocks both", frame, line)
-        elif self.context() == "setup":
-            self.violate("KVM007", f"a cpuhp callback takes {lock}, which its registrant holds"
-                         f"{where}: cpuhp_setup_state() runs the callback on each CPU's hotplug "
-                         "thread and waits for it, so both wait forever", frame, line)
-        else:
-            self.violate("KVM007", f"{lock} taken again by the thread that holds it{where}: "
-                         "self-deadlock", frame, line)
+        self.fire("lock", frame, line, site=site, lock=lock, shared=shared, outcome="again",
+                  first=self.w.sites.get((lock, me), ("", "", 0)))
 
     def unlock(self, frame: Frame, e: Event) -> None:
         release(self.w, e.name, self.t.name)
@@ -324,7 +270,7 @@ class Runner:
     def assign(self, frame: Frame, e: Event) -> None:
         if e.name in self.w.globals:
             self.w.globals[e.name] = self.value(frame, e.value)
-            self.shared_write()
+            self.shared_write(frame, e.line)
             self.record(frame, e, f"{e.name} = {e.value}")
             self.visible = True
         else:
@@ -332,53 +278,55 @@ class Runner:
         frame.pc += 1
 
     def loop(self, frame: Frame, e: Event) -> None:
-        key = f"$loop{frame.pc}"
         if e.mode == "cpus":
-            if key not in frame.slots:
-                which = e.name
-                cpus = [c for c in range(self.w.ncpus) if self.w.online[c]] if which == "online" \
-                    else list(range(self.w.ncpus))
-                frame.slots[key] = tuple(cpus)
-                work = enabling_work_in(self.p, frame.key, frame.pc + 1, e.target) if which == "online" else ""
-                if work:
-                    self.hotplug_window(frame, e.line, cpus, "a for_each_online_cpu() loop", work)
-            todo = frame.slots[key]
-            assert isinstance(todo, tuple)
-            if not todo:
-                del frame.slots[key]
-                frame.pc = e.target
-                return
-            if e.args:
-                frame.slots[e.args[0]] = todo[0]
-            frame.slots[key] = todo[1:]
-            frame.pc += 1
+            self.cpu_loop(frame, e)
             return
+        pc = frame.pc
         walk = e.mode == "list" and e.name in self.p.vocab.get("list", ())
-        if key in frame.slots:
-            del frame.slots[key]
+        if pc in frame.loops:
+            del frame.loops[pc]
             if walk:
-                self.w.globals["$walk"] = tuple(x for x in self.w.globals.get("$walk", ())
-                                                if x[0] != self.t.name)
+                self.fire("walk_end", frame, e.line)
             frame.pc = e.target
             return
         if walk:
             # the walk is an interleaving point: others may run while it goes on
-            name, file, line = self.site(frame, e.line)
-            walkers = tuple(self.w.globals.get("$walk", ()))
-            self.w.globals["$walk"] = tuple(sorted(walkers + ((self.t.name, name, file, line),)))
+            self.fire("walk_begin", frame, e.line)
             self.record(frame, e, f"walk {e.name} begins")
             self.visible = True
-            if not _body_matters(self.p, frame.key, frame.pc, e.target):
-                frame.slots[key] = "skip"      # the next visit ends the walk
+            if not _body_matters(self.p, frame.key, pc, e.target):
+                frame.loops[pc] = "skip"      # the next visit ends the walk
                 return
-            frame.slots[key] = "once"
+            frame.loops[pc] = "once"
             frame.pc += 1
             return
-        if _body_matters(self.p, frame.key, frame.pc, e.target):
-            frame.slots[key] = "once"
+        if _body_matters(self.p, frame.key, pc, e.target):
+            frame.loops[pc] = "once"
             frame.pc += 1
         else:
             frame.pc = e.target
+
+    def cpu_loop(self, frame: Frame, e: Event) -> None:
+        """for_each_online_cpu / for_each_possible_cpu: the CPUs at the start."""
+        pc = frame.pc
+        if pc not in frame.loops:
+            online = e.name == "online"
+            cpus = tuple(c for c in range(self.w.ncpus) if self.w.online[c] or not online)
+            frame.loops[pc] = cpus
+            work = enabling_work_in(self.p, frame.key, pc + 1, e.target) if online else ""
+            if work:
+                self.fire("cpu_pass", frame, e.line, cpus=cpus, work=work,
+                          how="a for_each_online_cpu() loop")
+        todo = frame.loops[pc]
+        assert isinstance(todo, tuple)
+        if not todo:
+            del frame.loops[pc]
+            frame.pc = e.target
+            return
+        if e.args:
+            frame.slots[e.args[0]] = todo[0]
+        frame.loops[pc] = todo[1:]
+        frame.pc += 1
 
     def loop_end(self, frame: Frame, e: Event) -> None:
         frame.pc = e.target
@@ -405,7 +353,7 @@ class Runner:
             if e.slot:
                 frame.slots[e.slot] = "?"
             return
-        frame.slots["$ret_slot"] = e.slot
+        frame.ret_slot = e.slot
         self.push(target.function, frame.cpu, frame.ctx)
 
     def error_pointer(self, frame: Frame, e: Event, target: Target) -> None:
@@ -419,10 +367,7 @@ class Runner:
     def uret(self, frame: Frame, e: Event, target: Target) -> None:
         self.record(frame, e, f"{e.name}() on CPU{frame.cpu}"
                     + (" in IPI context" if self.context() == "IPI" else ""))
-        if self.context() == "IPI":
-            self.violate("KVM013", f"{e.name}() runs in IPI (interrupt) context on CPU{frame.cpu}: "
-                         "the interrupt may have hit another hypervisor's guest, whose MSRs "
-                         "would be snapshotted or restored as the host's", frame, e.line)
+        self.fire("uret", frame, e.line, name=e.name)
         if e.slot:
             frame.slots[e.slot] = "?"
 
@@ -440,116 +385,58 @@ class Runner:
             cur = v if isinstance(v, int) else 0
         self.w.globals[name] = cur
         if op != "read":
-            self.shared_write()
+            self.shared_write(frame, e.line)
         if e.slot:
             frame.slots[e.slot] = cur
         self.record(frame, e, f"{e.name}({name}) -> {cur}")
         self.visible = True
 
     def vendor(self, frame: Frame, e: Event, target: Target) -> None:
-        kind, name = target.kind, target.function
-        c = frame.cpu
+        """The vendor per-CPU enable or disable on the frame's CPU."""
+        name, c = target.function, frame.cpu
         impl = self.p.graph.functions.get(name)
-        if kind == "enable":
-            ctx = self.context()
+        result: object = "ok"
+        if target.kind == "enable":
             if self.w.virt[c]:
-                self.violate("KVM003", f"{name} runs on CPU{c} where virtualization is already on",
-                             frame, e.line)
-                result: object = "err"
+                outcome, result = "busy", "err"
                 text = f"{name}() on CPU{c}: virtualization already on -> -EBUSY"
             elif self.w.bad[c]:
-                result = "err"
+                outcome, result = "fails", "err"
                 text = f"{name}() on CPU{c} fails (this CPU can't enable virtualization)"
-                if ctx == STARTING:
-                    self.violate("KVM004", f"{name} fails on CPU{c} inside a STARTING hotplug "
-                                 "callback, where the failure can't stop the CPU from coming online",
-                                 frame, e.line)
-                elif ctx == "IPI":
-                    self.drop_in_ipi(frame, e.line, f"{name} fails on CPU{c}")
             else:
-                self.w.virt[c] = True
-                self.work_done(c, "enable")
-                result = "ok"
+                outcome = "on"
                 text = f"{name}() on CPU{c}: virtualization on"
-                final = self.w.globals.get("$virt_final")
-                if isinstance(final, tuple):
-                    self.violate("KVM009", f"{name} turns virtualization on on CPU{c} after KVM's "
-                                 f"reboot/shutdown disable {final[0]}() ran: the firmware gets the "
-                                 "CPU with VMX/SVM on", frame, e.line)
-                self.init_work(frame, e.line, "enables virtualization")
+            self.fire("enable", frame, e.line, name=name, outcome=outcome)
+            if outcome == "on":
+                self.w.virt[c] = True
         else:
-            if not self.w.virt[c] and not rebooting(self.w):
-                # once a reboot has begun KVM expects (and forgives) a faulting
-                # disable: kvm_rebooting is set before it turns virtualization off
-                self.violate("KVM003", f"{name} runs on CPU{c} where virtualization is off",
-                             frame, e.line)
+            self.fire("disable", frame, e.line, name=name)
             self.w.virt[c] = False
-            result = "ok"
             text = f"{name}() on CPU{c}: virtualization off"
         if e.slot:
             frame.slots[e.slot] = result
         self.record(frame, e, text + (f" [{impl.file}:{impl.line}]" if impl else ""))
         self.visible = True
 
-    def drop_in_ipi(self, frame: Frame, line: int, what: str) -> None:
-        """A failure inside an IPI callback: KVM004 unless the callback records it
-        in shared state before it returns (checked when the cross call goes on)."""
-        for f in reversed(self.t.frames):
-            if f.key == "@cross":
-                name, file, line = self.site(frame, line)
-                if f is frame:
-                    self.violate("KVM004", f"{what} in an on_each_cpu()/IPI call whose return "
-                                 "value is lost", frame, line)
-                else:
-                    f.slots["$dropped"] = (name, file, line, what)
-                return
-
     def tdx(self, frame: Frame, e: Event, target: Target) -> None:
-        kind = target.kind
-        c = frame.cpu
-        w = self.w
-        if kind == "tdx_cpu":
-            flags = w.percpu.setdefault("$tdx", [False] * w.ncpus)
-            if not w.virt[c]:
-                self.violate("KVM014", f"{e.name}() runs on CPU{c} without VMXON: TDX per-CPU init "
-                             "needs virtualization on", frame, e.line)
-                result = "err"
-                text = f"{e.name}() on CPU{c} fails: VMX is off"
-            else:
-                flags[c] = True
-                self.work_done(c, "tdx")
-                result = "ok"
-                text = f"{e.name}() on CPU{c}: TDX per-CPU init done"
+        """tdx_cpu_enable() needs virtualization on its CPU; tdx_enable()."""
+        c, w = frame.cpu, self.w
+        if target.kind == "tdx_cpu":
+            done = w.tdx_done or (False,) * w.ncpus
+            ok = w.virt[c]
+            self.fire("tdx_cpu", frame, e.line, name=e.name, outcome="done" if ok else "fails")
+            w.tdx_done = done[:c] + (True,) + done[c + 1:] if ok else done
+            result = "ok" if ok else "err"
+            text = (f"{e.name}() on CPU{c}: TDX per-CPU init done" if ok
+                    else f"{e.name}() on CPU{c} fails: VMX is off")
         else:
-            w.globals["$tdx_enabled"] = 1
+            w.tdx_enabled = True
             result = "ok"
             text = f"{e.name}(): TDX module initialized"
         if e.slot:
             frame.slots[e.slot] = result
         self.record(frame, e, text)
         self.visible = True
-
-    def hotplug_window(self, frame: Frame, line: int, cpus: list[int], how: str,
-                       work: str) -> None:
-        """KVM005, first half: per-CPU `work` ("enable" or "tdx") over the online
-        CPUs, issued without excluding hotplug, misses a CPU that cpu_up() is
-        bringing up. The second half is in builtins._up: if that CPU becomes
-        active without the work while it persists on the CPUs the pass did
-        cover, the pass left a hole."""
-        if any(lock == HOTPLUG_LOCK for lock, _ in holds(self.w, self.t.name)):
-            return
-        name, file, line = self.site(frame, line)
-        marks = list(self.w.globals.get("$missed", ()))
-        for t in self.w.threads:
-            for f in t.frames:
-                if f.key == "@up" and f.pc == 1 and int(f.slots["cpu"]) not in cpus:
-                    marks.append((int(f.slots["cpu"]), work, tuple(cpus), how, name, file, line))
-        self.w.globals["$missed"] = tuple(sorted(set(marks)))
-
-    def work_done(self, c: int, work: str) -> None:
-        marks = self.w.globals.get("$missed")
-        if marks:
-            self.w.globals["$missed"] = tuple(m for m in marks if not (m[0] == c and m[1] == work))
 
     def cross_call(self, frame: Frame, e: Event) -> None:
         target = self.p.targets.get((frame.key, frame.pc))
@@ -569,7 +456,8 @@ class Runner:
         work = "enable" if target.kind == "enable" else (
             does_enabling_work(self.p, target.function) if target.kind == "code" else "")
         if e.mode != "single" and work:
-            self.hotplug_window(frame, e.line, cpus, f"the cross call of {e.name}()", work)
+            self.fire("cpu_pass", frame, e.line, cpus=tuple(cpus), work=work,
+                      how=f"the cross call of {e.name}()")
         f = self.fn(frame)
         self.push("@cross", frame.cpu, frame.ctx, {"todo": tuple(cpus), "target": target.function,
                                                    "kind": target.kind, "fn": f.name,
@@ -592,8 +480,8 @@ class Runner:
             frame.slots[e.slot] = old if e.value == "old" else cur
         self.record(frame, e, f"{e.name} {old} -> {cur}")
         self.visible = True
-        self.shared_write()
-        self.init_work(frame, e.line, f"changes {e.name}")
+        self.shared_write(frame, e.line)
+        self.fire("init_work", frame, e.line, verb=f"changes {e.name}")
         frame.pc += 1
 
     def percpu(self, frame: Frame, e: Event) -> None:
@@ -605,7 +493,7 @@ class Runner:
             self.record(frame, e, f"read {e.name}[CPU{c}] = {flags[c]}")
         else:
             flags[c] = e.value in ("set", "true", "1")
-            self.shared_write()
+            self.shared_write(frame, e.line)
             self.record(frame, e, f"{e.name}[CPU{c}] = {flags[c]}")
         self.visible = True
         frame.pc += 1
@@ -615,12 +503,8 @@ class Runner:
         if e.name not in self.p.vocab.get("list", ()):
             return
         verb = "adds a VM to" if e.kind == ev.LIST_ADD else "deletes a VM from"
-        for walker, fn, file, line in self.w.globals.get("$walk", ()):
-            if walker != self.t.name:
-                self.violate("KVM006", f"{verb} {e.name} while the {walker} thread walks it in "
-                             f"{fn}() at {file}:{line} with no lock in common", frame, e.line)
-                break
-        self.init_work(frame, e.line, f"{verb} {e.name}")
+        self.fire("list_op", frame, e.line, name=e.name, verb=verb)
+        self.fire("init_work", frame, e.line, verb=f"{verb} {e.name}")
         if e.kind == ev.LIST_ADD:
             self.w.vms += 1
             self.t.owns_vm += 1
@@ -633,11 +517,9 @@ class Runner:
     def register(self, frame: Frame, e: Event) -> None:
         item = (e.mode, e.name)
         if e.kind == ev.REGISTER:
-            if e.mode == "misc":
-                if self.t.name == "init" and self.w.module == "loading":
-                    self.w.globals["$exposed"] = self.site(frame, e.line)
-            else:
-                self.init_work(frame, e.line, f"registers {e.name}")
+            self.fire("register", frame, e.line, name=e.name, kind=e.mode)
+            if e.mode != "misc":
+                self.fire("init_work", frame, e.line, verb=f"registers {e.name}")
             self.w.regs.add(item)
         else:
             self.w.regs.discard(item)
@@ -650,12 +532,12 @@ class Runner:
     def cpuhp(self, frame: Frame, e: Event) -> None:
         f = self.fn(frame)
         frame.pc += 1
-        frame.slots["$ret_slot"] = e.slot
+        frame.ret_slot = e.slot
         args = list(e.args) + ["", "", "", ""]
         state = args[0]
         data = {"state": state, "variant": e.mode, "fn": f.name, "file": f.file, "line": e.line}
         if e.kind == ev.CPUHP_SETUP:
-            self.init_work(frame, e.line, f"registers cpuhp state {state}")
+            self.fire("init_work", frame, e.line, verb=f"registers cpuhp state {state}")
             data.update({"up": _resolve_cb(self.p, args[2], f), "down": _resolve_cb(self.p, args[3], f)})
             self.push("@cpuhp_setup", frame.cpu, frame.ctx, data)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from kvmplan.model.explorer import Result
-from kvmplan.rules import RULE_NAMES, SEVERITY
+from kvmplan.model.rules import RULE_NAMES, SEVERITY
 
 
 def _where(step) -> str:

@@ -7,20 +7,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kvmplan.model.program import Program
+
 Value = object   # "ok" | "err" | "?" | "t" | "f" | int | str (named constant)
 
 
 @dataclass
 class Frame:
-    key: str                 # function key, or "@builtin"
+    key: str                 # function key, or "@procedure" (a kernel procedure, builtins.py)
     pc: int
     cpu: int
     ctx: str                 # "", IPI, STARTING, ONLINE, PREPARE, setup, syscore, ...
+    # the function's locals (C names and the front-end's temporaries "$N"), or
+    # a kernel procedure's own variables
     slots: dict[str, object] = field(default_factory=dict)
+    # the slot of this frame that receives the return value of the call it
+    # makes (None: no call in flight)
+    ret_slot: str | None = None
+    # loops in progress, by the pc of their LOOP event: CPUs left to visit, or
+    # how a walk/loop body is being run
+    loops: dict[int, object] = field(default_factory=dict)
+    # KVM004 bookkeeping on a cross call's frame: a callback failed and has
+    # not recorded it in shared state yet: (function, file, line, what)
+    dropped: tuple | None = None
+
+    def clone(self) -> "Frame":
+        return Frame(self.key, self.pc, self.cpu, self.ctx, dict(self.slots), self.ret_slot,
+                     dict(self.loops), self.dropped)
 
     def freeze(self) -> tuple:
-        # keys are unique strings, so sorting items never compares values
-        return (self.key, self.pc, self.cpu, self.ctx, tuple(sorted(self.slots.items())))
+        # keys are unique, so sorting items never compares values
+        return (self.key, self.pc, self.cpu, self.ctx, tuple(sorted(self.slots.items())),
+                self.ret_slot, tuple(sorted(self.loops.items())), self.dropped)
 
 
 @dataclass
@@ -37,7 +55,7 @@ class Thread:
     frozen: tuple | None = field(default=None, compare=False, repr=False)
 
     def clone(self) -> "Thread":
-        return Thread(self.name, [Frame(f.key, f.pc, f.cpu, f.ctx, dict(f.slots)) for f in self.frames],
+        return Thread(self.name, [f.clone() for f in self.frames],
                       self.phase, self.retval, self.owns_vm, self.done, self.snap)
 
     def freeze(self) -> tuple:
@@ -77,6 +95,15 @@ class World:
     hotplug_left: int
     failures_left: int
     system_left: int = 0                  # suspend / reboot / unload events still allowed
+    frozen: bool = False                  # tasks are frozen (suspend in progress)
+    stopper: str = ""                     # the thread running under stop_machine(), if any
+    tdx_enabled: bool = False             # tdx_enable() has run
+    tdx_done: tuple[bool, ...] | None = None   # TDX per-CPU init done, by CPU (None: never tried)
+    # Rules' bookkeeping (each rule's module says what it keeps):
+    exposed: tuple[str, str, int] | None = None   # KVM011: where module init registered /dev/kvm
+    virt_final: tuple[str, str] | None = None     # KVM009: a reboot/shutdown callback of KVM ran
+    walkers: tuple | None = None          # KVM006: (thread, function, file, line) walking vm_list
+    missed: tuple | None = None           # KVM005: CPUs a pass over the online CPUs missed
     # (lock, thread) → (function, file, line) where it was taken; for reports
     # only, so not part of the state's identity
     sites: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
@@ -93,7 +120,10 @@ class World:
             regs=set(self.regs), module=self.module, vms=self.vms,
             threads=list(self.threads),          # shared until mutable() clones one
             hotplug_left=self.hotplug_left, failures_left=self.failures_left,
-            system_left=self.system_left, sites=dict(self.sites), spinning=self.spinning,
+            system_left=self.system_left, frozen=self.frozen, stopper=self.stopper,
+            tdx_enabled=self.tdx_enabled, tdx_done=self.tdx_done, exposed=self.exposed,
+            virt_final=self.virt_final, walkers=self.walkers, missed=self.missed,
+            sites=dict(self.sites), spinning=self.spinning,
         )
 
     def freeze(self) -> tuple:
@@ -105,7 +135,8 @@ class World:
             tuple(sorted(self.cpuhp.items())),
             tuple(sorted(self.regs)), self.module, self.vms,
             tuple(t.freeze() for t in self.threads), self.hotplug_left, self.failures_left,
-            self.system_left,
+            self.system_left, self.frozen, self.stopper, self.tdx_enabled, self.tdx_done,
+            self.exposed, self.virt_final, self.walkers, self.missed,
         )
 
     def thread(self, name: str) -> Thread:
@@ -181,3 +212,23 @@ def release(w: World, lock: str, me: str) -> None:
             del w.locks[lock]
     elif held[1] == me:
         del w.locks[lock]
+
+
+def counters(program: Program, w: World) -> tuple[tuple[str, object], ...]:
+    """The usage counters (grammars/lifecycle.txt) the world has, with their values."""
+    return tuple((name, w.globals.get(name, 0)) for name in sorted(program.vocab.get("counter", ()))
+                 if name in w.globals)
+
+
+def leftovers(program: Program, w: World, state: bool = True) -> list[str]:
+    """What a module that is gone left behind: registrations and VMs (which
+    can call into its code), and with `state` also counts and virtualization
+    left on (which a failed init must undo)."""
+    left = [f"{kind} registration {name}" for kind, name in sorted(w.regs)]
+    left += [f"cpuhp state {state}" for state in sorted(w.cpuhp)]
+    if w.vms:
+        left.append(f"{w.vms} VM(s) on vm_list")
+    if state:
+        left += [f"{name} = {v}" for name, v in counters(program, w) if v]
+        left += [f"virtualization on on CPU{c}" for c in range(w.ncpus) if w.virt[c]]
+    return left

@@ -12,10 +12,10 @@ from kvmplan.cparse import events as ev
 from kvmplan.graph.hooks import STARTING, HookGraph
 from kvmplan.model import Bounds, build_program
 from kvmplan.model.cache import explore_cached
-from kvmplan.model.invariants import STATE_RULES
+from kvmplan.model.rules import STATE_RULES
 from kvmplan.model.kernel import HOTPLUG_LOCK, SLEEPING_LOCK_MODES
 from kvmplan.plan.roles import Facts, is_common, is_core
-from kvmplan.rules import RULE_NAMES
+from kvmplan.model.rules import RULE_NAMES
 
 
 

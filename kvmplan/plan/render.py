@@ -35,7 +35,7 @@ from kvmplan.plan.stages import Stage, Trial
 from kvmplan.plan.steps import STEP_BY_ID, STEPS
 from kvmplan.resources import templates_dir
 from kvmplan.source import kernel_release
-from kvmplan.rules import RULES
+from kvmplan.model.rules import RULES
 
 SCHEMA = "kvmplan.plan/1"
 

@@ -19,7 +19,7 @@ from kvmplan.analyze.run import Review
 from kvmplan.mail.series import format_ranges
 from kvmplan.resources import templates_dir
 from kvmplan.report.view import markdown_text, review_dict
-from kvmplan.rules import RULES
+from kvmplan.model.rules import RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FORMATS = ("markdown", "email", "text", "json", "sarif")

@@ -17,7 +17,7 @@ from kvmplan.analyze.run import Review, Tracked, finding_key
 from kvmplan.diff import Hunk
 from kvmplan.diff.apply import STATUSES
 from kvmplan.mail import Patch
-from kvmplan.rules import RULES
+from kvmplan.model.rules import RULES
 
 STATUS_TEXT = {
     "introduced": "introduced",

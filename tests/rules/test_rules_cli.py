@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kvmplan.cli import app
-from kvmplan.rules import RULES
+from kvmplan.model.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ["## What it checks", "## Why it matters", "## Example", "## How to fix",
@@ -75,7 +75,7 @@ def test_json_list_and_one() -> None:
     data = json.loads(out)
     assert [d["code"] for d in data] == list(RULES)
     assert set(data[0]) == {"code", "name", "severity", "summary", "what", "why", "example",
-                            "fix", "checked"}
+                            "fix", "checked", "check_at"}
     code, out, _ = run("lock-order", "--format", "json")
     assert code == 0
     one = json.loads(out)
@@ -108,3 +108,13 @@ def test_console_path_lists_rules() -> None:
     assert proc.returncode == 0
     assert proc.stdout.splitlines()[0].startswith("KVM001  error    all-online-enabled")
     assert proc.stderr == ""
+
+
+def test_a_rule_says_where_its_check_is() -> None:
+    code, out, _ = run("KVM009")
+    assert code == 0
+    where = out.split("## Where the check is", 1)[1]
+    assert "kvmplan/model/rules/kvm009.py:" in where and "(explorer, hook enable)" in where
+    assert "(Promela, hook enable)" in where
+    code, out, _ = run("KVM015")
+    assert "none: the rule is not checked yet" in out

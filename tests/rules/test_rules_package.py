@@ -1,18 +1,30 @@
-"""The rules package: one documented module per code, names and severities
-fixed, and the model's renderer reading them from here."""
+"""The rules package: one module per code with its document and its checks
+(Python and Promela) at named hook points, names and severities fixed, the
+engines naming no rule, and the model's renderer reading them from here."""
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
 import importlib
+import re
+from pathlib import Path
 
 import pytest
 
-from kvmplan import rules
-from kvmplan.model import render
-from kvmplan.rules import RULE_NAMES, RULES, SEVERITY, Rule, get
+from kvmplan.model import render, rules
+from kvmplan.model.rules import (
+    CHECKS,
+    PROMELA,
+    RULE_NAMES,
+    RULES,
+    SEVERITY,
+    Rule,
+    check_locations,
+    get,
+)
+from kvmplan.model.rules.base import HOOKS
+
+MODEL = Path(__file__).resolve().parents[2] / "kvmplan" / "model"
 
 CODES = [f"KVM{n:03d}" for n in range(1, 16)]
 
@@ -32,7 +44,7 @@ PROSE = ("what", "why", "fix")
 
 @pytest.mark.parametrize("code", CODES)
 def test_each_code_has_its_own_module(code: str) -> None:
-    module = importlib.import_module(f"kvmplan.rules.{code.lower()}")
+    module = importlib.import_module(f"kvmplan.model.rules.{code.lower()}")
     rule = module.RULE
     assert isinstance(rule, Rule)
     assert rule.code == code
@@ -91,3 +103,30 @@ def test_get_unknown(key: str) -> None:
 def test_model_renderer_reads_names_and_severities_from_the_package() -> None:
     assert render.RULE_NAMES is rules.RULE_NAMES
     assert render.SEVERITY is rules.SEVERITY
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_each_rule_has_its_checks_next_to_its_doc(code: str) -> None:
+    module = importlib.import_module(f"kvmplan.model.rules.{code.lower()}")
+    if RULES[code].checked.startswith("not checked"):
+        assert module.CHECK is None and module.PROMELA is None
+        assert code not in CHECKS and code not in PROMELA
+        return
+    assert CHECKS[code] is module.CHECK and PROMELA[code] is module.PROMELA
+    assert module.PROMELA.code == code
+    hooks = set(module.CHECK.hooks) | {hook for hook, _ in module.PROMELA.hooks}
+    assert hooks and hooks <= set(HOOKS), sorted(hooks - set(HOOKS))
+    assert bool(module.CHECK.post) == bool(module.PROMELA.post), "a post check in both engines"
+    for line in check_locations(code):
+        assert line.startswith(f"kvmplan/model/rules/{code.lower()}.py:"), line
+
+
+def test_the_engines_name_no_rule() -> None:
+    """Rule codes appear in the model only in the rule modules (and in
+    comments or docstrings that point at one)."""
+    for path in sorted(MODEL.rglob("*.py")):
+        if path.parent.name == "rules":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            assert not re.search(r"[\"']KVM0\d\d", code), f"{path.name}:{n}: {line.strip()}"

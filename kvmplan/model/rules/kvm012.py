@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import (
+    At,
+    Check,
+    Report,
+    Rule,
+    RuleCheck,
+    Site,
+    broken,
+    facts,
+    leftovers,
+)
+from kvmplan.model.world import leftovers as left_behind
 
 _WHAT = """\
 When module exit completes, no VM exists and every registration the
@@ -50,3 +61,24 @@ RULE: Rule = Rule(
     fix=_FIX,
     checked="model: checked when the exit thread completes module_exit.",
 )
+
+MESSAGES = {
+    "left": "module unloaded while something can still call into it: {left}",
+}
+
+
+def unloaded(at: At) -> list[Report]:
+    """module_exit returned: no registration, cpuhp state or VM may remain."""
+    left = left_behind(at.program, at.world, state=False)
+    return [Report(MESSAGES["left"].format(left="; ".join(left)))] if left else []
+
+
+CHECK = Check({"unloaded": unloaded})
+
+
+def _promela_unloaded(s: Site) -> list[str]:
+    return broken("KVM012", leftovers(facts(s), False))
+
+
+PROMELA = RuleCheck("KVM012", "module unload leaves no registration, cpuhp state or VM behind",
+                    (("unloaded", _promela_unloaded),))

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import (
+    At,
+    Check,
+    Facts,
+    Report,
+    Rule,
+    RuleCheck,
+    Site,
+    any_cpu,
+    broken,
+)
 
 _WHAT = """\
 The model runs a suspend/resume cycle: the secondary CPUs go offline,
@@ -56,3 +66,38 @@ RULE: Rule = Rule(
     checked="model: compares per-CPU state before and after each pm cycle; "
     "checks enable failures on the resume path.",
 )
+
+MESSAGES = {
+    "lost": "CPU{cpu} had virtualization on before suspend and is online without it after resume",
+}
+
+
+def resume_done(at: At) -> list[Report]:
+    """At the end of resume, `before` is the CPUs' virtualization before
+    suspend; the site is KVM's last syscore callback that ran (or module
+    init when none of KVM's ran)."""
+    w = at.world
+    return [Report(MESSAGES["lost"].format(cpu=c)) for c in range(w.ncpus)
+            if w.online[c] and at.before[c] and not w.virt[c]]
+
+
+CHECK = Check({"resume_done": resume_done})
+
+
+def _promela_decls(f: Facts) -> list[str]:
+    return ["byte virt_before;  /* KVM010: the CPUs with virtualization on before suspend */"]
+
+
+def _promela_suspend(s: Site) -> list[str]:
+    return ["virt_before = VIRT_MASK"]
+
+
+def _promela_resume(s: Site) -> list[str]:
+    lost = any_cpu(s.ncpus, lambda c: f"online[{c}] && (virt_before & BIT({c})) != 0 && !virt[{c}]")
+    return broken("KVM010", lost) + ["virt_before = 0"]
+
+
+PROMELA = RuleCheck("KVM010", "after resume every online CPU that had virtualization on before "
+                    "suspend has it on",
+                    (("suspend_begin", _promela_suspend),
+                     ("resume_done", _promela_resume)), decls=_promela_decls)

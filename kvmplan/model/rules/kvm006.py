@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import At, Check, Facts, Report, Rule, RuleCheck, Site, broken
 
 _WHAT = """\
 A list_add() or list_del() on vm_list by one thread while another thread
@@ -59,3 +59,59 @@ RULE: Rule = Rule(
     checked="model: checked at each list_add/list_del on vm_list against "
     "the walks in progress in other threads.",
 )
+
+MESSAGES = {
+    "race": "{verb} {list} while the {walker} thread walks it in {fn}() at {file}:{line} with "
+            "no lock in common",
+}
+
+# Bookkeeping: World.walkers, (thread, function, file, line) of each walk of
+# vm_list in progress.
+
+
+def walk_begin(at: At) -> list[Report]:
+    assert at.thread is not None
+    walkers = tuple(at.world.walkers or ())
+    at.world.walkers = tuple(sorted(walkers + ((at.thread.name,) + at.site,)))
+    return []
+
+
+def walk_end(at: At) -> list[Report]:
+    assert at.thread is not None
+    me = at.thread.name
+    at.world.walkers = tuple(x for x in (at.world.walkers or ()) if x[0] != me)
+    return []
+
+
+def list_op(at: At) -> list[Report]:
+    assert at.thread is not None
+    for walker, fn, file, line in at.world.walkers or ():
+        if walker != at.thread.name:
+            return [Report(MESSAGES["race"].format(verb=at.verb, list=at.name, walker=walker,
+                                                   fn=fn, file=file, line=line))]
+    return []
+
+
+CHECK = Check({"walk_begin": walk_begin, "walk_end": walk_end, "list_op": list_op})
+
+
+def _promela_decls(f: Facts) -> list[str]:
+    return ["byte walkers;  /* KVM006: threads walking vm_list */"]
+
+
+def _promela_walk_begin(s: Site) -> list[str]:
+    return [f"walkers = walkers | BIT({s.thread})"]
+
+
+def _promela_walk_end(s: Site) -> list[str]:
+    return [f"walkers = walkers & ~BIT({s.thread})"]
+
+
+def _promela_list(s: Site) -> list[str]:
+    return broken("KVM006", f"(walkers & ~BIT({s.thread})) != 0")
+
+
+PROMELA = RuleCheck("KVM006", "no thread adds to or deletes from vm_list while another one "
+                    "walks it",
+                    (("walk_begin", _promela_walk_begin), ("walk_end", _promela_walk_end),
+                     ("list_op", _promela_list)), decls=_promela_decls)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import (
+    SYSTEM,
+    At,
+    Check,
+    Facts,
+    Report,
+    Rule,
+    RuleCheck,
+    Site,
+    broken,
+    enable_succeeds,
+    facts,
+    when,
+)
 
 _WHAT = """\
 Once KVM's reboot/shutdown disable has run (a reboot notifier of KVM, or
@@ -52,3 +65,56 @@ RULE: Rule = Rule(
     checked="model: checked at each successful vendor enable after the "
     "reboot thread ran KVM's disable.",
 )
+
+MESSAGES = {
+    "enable": "{name} turns virtualization on on CPU{cpu} after KVM's reboot/shutdown disable "
+              "{final}() ran: the firmware gets the CPU with VMX/SVM on",
+}
+
+# Bookkeeping: World.virt_final, (function, file) of the reboot notifier or
+# syscore .shutdown callback of KVM that ran.
+
+
+def kernel_callback_return(at: At) -> list[Report]:
+    at.world.virt_final = (at.name, at.program.functions[at.name].file)
+    return []
+
+
+def enable(at: At) -> list[Report]:
+    final = at.world.virt_final
+    if at.outcome != "on" or final is None:
+        return []
+    return [Report(MESSAGES["enable"].format(name=at.name, cpu=at.cpu, final=final[0]))]
+
+
+CHECK = Check({"kernel_callback_return": kernel_callback_return, "enable": enable})
+
+
+def _promela_decls(f: Facts) -> list[str]:
+    return ["bit virt_final;  /* KVM009: a reboot/shutdown callback of KVM has run */",
+            ("bit virt_final_next;  /* KVM009: one has returned; virt_final from the system "
+             "thread's next step on shared state */")]
+
+
+def _promela_callback_return(s: Site) -> list[str]:
+    return ["virt_final_next = 1"]
+
+
+def _promela_step(s: Site) -> list[str]:
+    """The explorer notes a returned reboot/shutdown callback when the system
+    thread goes on (its next transition, whose visible event may be the
+    firmware handoff itself)."""
+    if s.thread != SYSTEM or not facts(s).shutdown_callbacks:
+        return []
+    return when("virt_final_next", ["virt_final = 1", "virt_final_next = 0"])
+
+
+def _promela_enable(s: Site) -> list[str]:
+    return broken("KVM009", f"virt_final && {enable_succeeds(s)}")
+
+
+PROMELA = RuleCheck("KVM009", "no vendor enable succeeds after a reboot notifier or syscore "
+                    ".shutdown callback ran",
+                    (("kernel_callback_return", _promela_callback_return),
+                     ("step", _promela_step), ("enable", _promela_enable)),
+                    decls=_promela_decls)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.kernel import THREADS
+from kvmplan.model.rules.base import (
+    At,
+    Check,
+    Report,
+    Rule,
+    RuleCheck,
+    Site,
+    any_cpu,
+    broken,
+    facts,
+)
 
 _WHAT = """\
 In every quiescent state (no thread is inside KVM code), no CPU has
@@ -50,3 +61,45 @@ RULE: Rule = Rule(
     checked="model: predicate on quiescent states; skipped when the tree "
     "enables at load (enable_virt_at_load, on by default in 6.12).",
 )
+
+MESSAGES = {
+    "on": "CPU{cpu} has virtualization on while {counter} is 0 and no operation is in flight",
+}
+
+
+def no_enable_without_user(at: At) -> list[Report]:
+    """When no thread is inside KVM code, virtualization is on only while the
+    usage count says someone uses it (or a module parameter asks to enable it
+    at load)."""
+    w, p = at.world, at.program
+    if any(t.frames for t in w.threads):
+        return []
+    counters = sorted(p.counters)
+    if not counters or any(w.globals.get(name, 0) != 0 for name in counters):
+        return []
+    if any(w.globals.get(name) == "t" for name in p.vocab.get("param", ())):
+        return []
+    return [Report(MESSAGES["on"].format(cpu=c, counter=counters[0]), cpu=c)
+            for c in range(w.ncpus) if w.virt[c]]
+
+
+CHECK = Check({"state": no_enable_without_user})
+
+
+def _promela_idle(s: Site) -> list[str]:
+    """Every thread idle, the usage counters the code changes all 0, no
+    module parameter asking for virtualization at load, and virtualization
+    on somewhere. (No check when the code changes no usage counter.)"""
+    f = facts(s)
+    if not f.usage:
+        return []
+    idle = " && ".join(f"!busy[{t}]" for t in range(len(THREADS)))
+    unused = " && ".join(f"!({u})" for u in f.usage)
+    params = "".join(f" && !({p})" for p in f.params)
+    virt = any_cpu(s.ncpus, lambda c: f"virt[{c}]")
+    return broken("KVM002", f"{idle} && {unused}{params} && ({virt})")
+
+
+PROMELA = RuleCheck("KVM002", "when no thread is inside an operation, virtualization is on only "
+                    "while a usage counter is not 0 (or a parameter enables it at load)",
+                    (("idle", _promela_idle),))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
 
 _WHAT = """\
 kvm_user_return_msr_cpu_online(), which snapshots the host values of the
@@ -55,3 +55,25 @@ RULE: Rule = Rule(
     checked="model: checked when either function runs, from the context of "
     "the step that reached it.",
 )
+
+MESSAGES = {
+    "ipi": "{name}() runs in IPI (interrupt) context on CPU{cpu}: the interrupt may have hit "
+           "another hypervisor's guest, whose MSRs would be snapshotted or restored as the host's",
+}
+
+
+def uret(at: At) -> list[Report]:
+    if at.ctx != "IPI":
+        return []
+    return [Report(MESSAGES["ipi"].format(name=at.name, cpu=at.cpu))]
+
+
+CHECK = Check({"uret": uret})
+
+
+def _promela_uret(s: Site) -> list[str]:
+    return broken("KVM013", "1") if s.ctx == "IPI" else []
+
+
+PROMELA = RuleCheck("KVM013", "user-return MSRs are never snapshotted or dropped in IPI context",
+                    (("uret", _promela_uret),))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
+from kvmplan.model.world import rebooting
 
 _WHAT = """\
 Checked at each call of the vendor per-CPU enable (vmx_hardware_enable,
@@ -61,3 +62,39 @@ RULE: Rule = Rule(
     checked="model: checked at each vendor enable/disable call, in every "
     "explored interleaving.",
 )
+
+MESSAGES = {
+    "on": "{name} runs on CPU{cpu} where virtualization is already on",
+    "off": "{name} runs on CPU{cpu} where virtualization is off",
+}
+
+
+def enable(at: At) -> list[Report]:
+    if at.outcome != "busy":
+        return []
+    return [Report(MESSAGES["on"].format(name=at.name, cpu=at.cpu))]
+
+
+def disable(at: At) -> list[Report]:
+    """Once a reboot has begun KVM expects (and forgives) a faulting disable:
+    kvm_rebooting is set before it turns virtualization off."""
+    if at.world.virt[at.cpu] or rebooting(at.world):
+        return []
+    return [Report(MESSAGES["off"].format(name=at.name, cpu=at.cpu))]
+
+
+CHECK = Check({"enable": enable, "disable": disable})
+
+
+def _promela_enable(s: Site) -> list[str]:
+    return broken("KVM003", f"virt[{s.cpu}]")
+
+
+def _promela_disable(s: Site) -> list[str]:
+    """Once a reboot has begun KVM expects (and forgives) a faulting disable."""
+    return broken("KVM003", f"!virt[{s.cpu}] && sys_phase != PH_REBOOT")
+
+
+PROMELA = RuleCheck("KVM003", "enable never runs where virtualization is on, disable only "
+                    "where it is on (until a reboot begins)",
+                    (("enable", _promela_enable), ("disable", _promela_disable)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken
 
 _WHAT = """\
 While TDX is enabled (tdx_enable() succeeded) and a VM exists, every
@@ -52,3 +52,43 @@ RULE: Rule = Rule(
     checked="model: state predicate on every explored state, plus a check "
     "at each tdx_cpu_enable() call.",
 )
+
+MESSAGES = {
+    "vmx_off": "{name}() runs on CPU{cpu} without VMXON: TDX per-CPU init needs virtualization on",
+    "missing": "TDX is enabled and a VM exists while CPU{cpu} is online and schedulable without "
+               "TDX per-CPU init (tdx_cpu_enable)",
+}
+
+
+def tdx_cpu(at: At) -> list[Report]:
+    if at.outcome != "fails":
+        return []
+    return [Report(MESSAGES["vmx_off"].format(name=at.name, cpu=at.cpu))]
+
+
+def tdx_online(at: At) -> list[Report]:
+    """While TDX is enabled and a VM exists, every active CPU has done TDX
+    per-CPU init."""
+    w = at.world
+    if not w.tdx_enabled or w.vms <= 0:
+        return []
+    done = w.tdx_done or (False,) * w.ncpus
+    return [Report(MESSAGES["missing"].format(cpu=c), cpu=c)
+            for c in range(w.ncpus) if w.active[c] and not done[c]]
+
+
+CHECK = Check({"tdx_cpu": tdx_cpu, "state": tdx_online})
+
+
+def _promela_tdx(s: Site) -> list[str]:
+    return broken("KVM014", f"!virt[{s.cpu}]")
+
+
+def _promela_state(s: Site) -> list[str]:
+    cpus = any_cpu(s.ncpus, lambda c: f"cpu_active[{c}] && !tdx_done[{c}]")
+    return broken("KVM014", f"tdx_enabled && vms > 0 && ({cpus})")
+
+
+PROMELA = RuleCheck("KVM014", "TDX per-CPU init runs only with VMXON; while TDX is enabled and "
+                    "a VM exists every active CPU has done it",
+                    (("tdx_cpu", _promela_tdx), ("state", _promela_state)))

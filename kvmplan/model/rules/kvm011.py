@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import (
+    INIT,
+    At,
+    Check,
+    Facts,
+    Report,
+    Rule,
+    RuleCheck,
+    Site,
+    broken,
+    enable_succeeds,
+)
 
 _WHAT = """\
 Two orderings in module init:
@@ -56,3 +67,59 @@ RULE: Rule = Rule(
     checked="model: init paths, for work after misc_register() and for the "
     "pairs in grammars/lifecycle.txt `after` lines.",
 )
+
+MESSAGES = {
+    "work": "module init still {what} after /dev/kvm was exposed by {fn}() at {file}:{line}: "
+            "userspace can already create VMs against a half-initialized KVM",
+}
+
+# Bookkeeping: World.exposed, (function, file, line) where module init
+# registered /dev/kvm.
+
+
+def register(at: At) -> list[Report]:
+    assert at.thread is not None
+    if at.kind == "misc" and at.thread.name == "init" and at.world.module == "loading":
+        at.world.exposed = at.site
+    return []
+
+
+def init_work(at: At) -> list[Report]:
+    """Lifecycle work (`at.verb` says which) by module init after /dev/kvm."""
+    w, exposed = at.world, at.world.exposed
+    assert at.thread is not None
+    if at.thread.name != "init" or w.module != "loading" or exposed is None:
+        return []
+    fn, file, line = exposed
+    return [Report(MESSAGES["work"].format(what=at.verb, fn=fn, file=file, line=line))]
+
+
+def enable(at: At) -> list[Report]:
+    if at.outcome != "on":
+        return []
+    return init_work(At(at.world, at.program, at.thread, site=at.site,
+                        verb="enables virtualization"))
+
+
+CHECK = Check({"register": register, "init_work": init_work, "enable": enable})
+
+
+def _promela_decls(f: Facts) -> list[str]:
+    return ["bit exposed;  /* KVM011: module init has registered /dev/kvm */"]
+
+
+def _promela_register(s: Site) -> list[str]:
+    return ["exposed = 1"] if s.kind == "misc" and s.thread == INIT else []
+
+
+def _promela_work(s: Site) -> list[str]:
+    return broken("KVM011", "exposed") if s.thread == INIT else []
+
+
+def _promela_enable(s: Site) -> list[str]:
+    return broken("KVM011", f"exposed && {enable_succeeds(s)}") if s.thread == INIT else []
+
+
+PROMELA = RuleCheck("KVM011", "module init does no lifecycle work after it registered /dev/kvm",
+                    (("register", _promela_register), ("init_work", _promela_work),
+                     ("enable", _promela_enable)), decls=_promela_decls)

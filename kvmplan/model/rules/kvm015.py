@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import Rule
 
 _WHAT = """\
 A VM-wide parameter that sizes or shapes per-vCPU state, such as
@@ -51,3 +51,7 @@ RULE: Rule = Rule(
     "for series analysis of diffs (a VM-wide parameter such as max_vcpu_id "
     "written after vCPUs exist or without kvm->lock).",
 )
+
+# Not checked yet: the model runs no vCPU-creation ioctl (RULE.checked).
+CHECK = None
+PROMELA = None

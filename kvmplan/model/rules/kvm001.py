@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kvmplan.rules import Rule
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken
+from kvmplan.model.world import rebooting
 
 _WHAT = """\
 On every state the explorer reaches: while vm_list is non-empty, every
@@ -57,3 +58,32 @@ RULE: Rule = Rule(
     fix=_FIX,
     checked="model: state predicate on every explored state.",
 )
+
+MESSAGES = {
+    "off": "a VM exists while CPU{cpu} is online and schedulable with virtualization off",
+}
+
+
+def all_online_enabled(at: At) -> list[Report]:
+    """While a VM exists, every active (schedulable) CPU has virtualization on.
+    Not while tasks are frozen for suspend (no vCPU runs) or once a reboot has
+    begun (KVM turns virtualization off on purpose, VMs or not)."""
+    w = at.world
+    if w.vms <= 0 or w.frozen or rebooting(w):
+        return []
+    return [Report(MESSAGES["off"].format(cpu=c), cpu=c)
+            for c in range(w.ncpus) if w.active[c] and not w.virt[c]]
+
+
+CHECK = Check({"state": all_online_enabled})
+
+
+def _promela_state(s: Site) -> list[str]:
+    """Not while tasks are frozen for suspend or once a reboot has begun."""
+    cpus = any_cpu(s.ncpus, lambda c: f"cpu_active[{c}] && !virt[{c}]")
+    return broken("KVM001", f"vms > 0 && !frozen && sys_phase != PH_REBOOT && ({cpus})")
+
+
+PROMELA = RuleCheck("KVM001", "while a VM exists, every active (schedulable) CPU has "
+                    "virtualization on (not while tasks are frozen or once a reboot began)",
+                    (("state", _promela_state),))

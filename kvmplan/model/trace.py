@@ -1,0 +1,42 @@
+"""What a run of the model reports: the visible steps of a trace, rule
+violations at a place in the code, and lock-order edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Site = tuple[str, str, int]      # function, file, line
+
+
+@dataclass(frozen=True)
+class Step:
+    """One visible step of a trace."""
+
+    thread: str
+    cpu: int
+    event: str
+    function: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    message: str
+    function: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class LockEdge:
+    """`lock` was taken (mode "r" or "x") at `site` while `held` was held."""
+
+    held: str
+    held_mode: str
+    held_site: Site
+    lock: str
+    mode: str
+    site: Site
+    thread: str
