@@ -1,37 +1,12 @@
 // litmus: virtualization enabled at load, then enabled again by VM creation with no per-CPU flag
 // cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
 // expect: KVM003 KVM004
-static DEFINE_MUTEX(kvm_lock);
-static LIST_HEAD(vm_list);
-static struct miscdevice kvm_dev;
-
-static int vmx_enable_virtualization_cpu(void)
-{
-	return 0;
-}
-
-static void vmx_disable_virtualization_cpu(void)
-{
-}
-
-struct kvm_x86_ops vt_x86_ops = {
-	.enable_virtualization_cpu = vmx_enable_virtualization_cpu,
-	.disable_virtualization_cpu = vmx_disable_virtualization_cpu,
-};
+// prelude: kvm-6.12
+// use: decls vendor-ops enable-at-load
 
 static int enable_this_cpu(void)
 {
 	return kvm_x86_call(enable_virtualization_cpu)();
-}
-
-static void enable_ipi(void *ign)
-{
-	enable_this_cpu();
-}
-
-static int kvm_online_cpu(unsigned int cpu)
-{
-	return enable_this_cpu();
 }
 
 static int kvm_offline_cpu(unsigned int cpu)

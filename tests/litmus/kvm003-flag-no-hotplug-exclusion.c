@@ -1,53 +1,8 @@
 // litmus: flag-guarded enable, but VM creation does not exclude hotplug: the IPI can land between the ONLINE callback's VMXON and its flag write
 // cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
 // expect: KVM003 KVM004
-static DEFINE_MUTEX(kvm_lock);
-static LIST_HEAD(vm_list);
-static struct miscdevice kvm_dev;
-static DEFINE_PER_CPU(bool, virtualization_enabled);
-
-static int vmx_enable_virtualization_cpu(void)
-{
-	return 0;
-}
-
-static void vmx_disable_virtualization_cpu(void)
-{
-}
-
-struct kvm_x86_ops vt_x86_ops = {
-	.enable_virtualization_cpu = vmx_enable_virtualization_cpu,
-	.disable_virtualization_cpu = vmx_disable_virtualization_cpu,
-};
-
-static int enable_this_cpu(void)
-{
-	if (__this_cpu_read(virtualization_enabled))
-		return 0;
-	if (kvm_x86_call(enable_virtualization_cpu)())
-		return -EIO;
-	__this_cpu_write(virtualization_enabled, true);
-	return 0;
-}
-
-static void enable_ipi(void *ign)
-{
-	enable_this_cpu();
-}
-
-static int kvm_online_cpu(unsigned int cpu)
-{
-	return enable_this_cpu();
-}
-
-static int kvm_offline_cpu(unsigned int cpu)
-{
-	if (!__this_cpu_read(virtualization_enabled))
-		return 0;
-	kvm_x86_call(disable_virtualization_cpu)();
-	__this_cpu_write(virtualization_enabled, false);
-	return 0;
-}
+// prelude: kvm-6.12
+// use: decls vendor-ops enable-this-cpu enable-at-load offline-cpu
 
 struct kvm *kvm_create_vm(unsigned long type)
 {

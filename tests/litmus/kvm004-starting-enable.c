@@ -1,26 +1,8 @@
 // litmus: the per-CPU enable runs in a STARTING callback, which can't fail
 // cpuhp: CPUHP_AP_KVM_STARTING STARTING
 // expect: KVM004 KVM001
-static DEFINE_RAW_SPINLOCK(kvm_count_lock);
-static int kvm_usage_count;
-static atomic_t hardware_enable_failed;
-static LIST_HEAD(vm_list);
-static DEFINE_PER_CPU(bool, hardware_enabled);
-static struct miscdevice kvm_dev;
-
-static int vmx_hardware_enable(void)
-{
-	return 0;
-}
-
-static void vmx_hardware_disable(void)
-{
-}
-
-struct kvm_x86_ops vmx_x86_ops = {
-	.hardware_enable = vmx_hardware_enable,
-	.hardware_disable = vmx_hardware_disable,
-};
+// prelude: kvm-6.1
+// use: decls vendor-ops disable create-vm
 
 static void enable_this_cpu(void *ign)
 {
@@ -33,14 +15,6 @@ static void enable_this_cpu(void *ign)
 	__this_cpu_write(hardware_enabled, true);
 }
 
-static void disable_this_cpu(void *ign)
-{
-	if (!__this_cpu_read(hardware_enabled))
-		return;
-	static_call(kvm_x86_hardware_disable)();
-	__this_cpu_write(hardware_enabled, false);
-}
-
 static int kvm_starting_cpu(unsigned int cpu)
 {
 	raw_spin_lock(&kvm_count_lock);
@@ -48,37 +22,6 @@ static int kvm_starting_cpu(unsigned int cpu)
 		enable_this_cpu(NULL);
 	raw_spin_unlock(&kvm_count_lock);
 	return 0;
-}
-
-static int kvm_dying_cpu(unsigned int cpu)
-{
-	raw_spin_lock(&kvm_count_lock);
-	if (kvm_usage_count)
-		disable_this_cpu(NULL);
-	raw_spin_unlock(&kvm_count_lock);
-	return 0;
-}
-
-struct kvm *kvm_create_vm(unsigned long type)
-{
-	cpus_read_lock();
-	raw_spin_lock(&kvm_count_lock);
-	kvm_usage_count++;
-	if (kvm_usage_count == 1) {
-		atomic_set(&hardware_enable_failed, 0);
-		on_each_cpu(enable_this_cpu, NULL, 1);
-		if (atomic_read(&hardware_enable_failed)) {
-			kvm_usage_count--;
-			on_each_cpu(disable_this_cpu, NULL, 1);
-			raw_spin_unlock(&kvm_count_lock);
-			cpus_read_unlock();
-			return ERR_PTR(-EBUSY);
-		}
-	}
-	raw_spin_unlock(&kvm_count_lock);
-	cpus_read_unlock();
-	list_add(&kvm->vm_list, &vm_list);
-	return kvm;
 }
 
 static int __init vmx_init(void)

@@ -1,70 +1,9 @@
 // litmus: the ONLINE callback takes kvm_lock under the hotplug lock, and VM creation takes cpus_read_lock() before kvm_lock: one order everywhere
 // cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
 // expect: clean
-static DEFINE_MUTEX(kvm_lock);
-static int kvm_usage_count;
-static atomic_t hardware_enable_failed;
-static LIST_HEAD(vm_list);
-static struct miscdevice kvm_dev;
-static DEFINE_PER_CPU(bool, hardware_enabled);
-
-static int vmx_hardware_enable(void)
-{
-	return 0;
-}
-
-static void vmx_hardware_disable(void)
-{
-}
-
-struct kvm_x86_ops vmx_x86_ops = {
-	.hardware_enable = vmx_hardware_enable,
-	.hardware_disable = vmx_hardware_disable,
-};
-
-static int __hardware_enable_nolock(void)
-{
-	if (__this_cpu_read(hardware_enabled))
-		return 0;
-	if (static_call(kvm_x86_hardware_enable)())
-		return -EIO;
-	__this_cpu_write(hardware_enabled, true);
-	return 0;
-}
-
-static void hardware_enable_nolock(void *junk)
-{
-	if (__hardware_enable_nolock())
-		atomic_inc(&hardware_enable_failed);
-}
-
-static void hardware_disable_nolock(void *junk)
-{
-	if (!__this_cpu_read(hardware_enabled))
-		return;
-	static_call(kvm_x86_hardware_disable)();
-	__this_cpu_write(hardware_enabled, false);
-}
-
-static int kvm_online_cpu(unsigned int cpu)
-{
-	int ret = 0;
-
-	mutex_lock(&kvm_lock);
-	if (kvm_usage_count)
-		ret = __hardware_enable_nolock();
-	mutex_unlock(&kvm_lock);
-	return ret;
-}
-
-static int kvm_offline_cpu(unsigned int cpu)
-{
-	mutex_lock(&kvm_lock);
-	if (kvm_usage_count)
-		hardware_disable_nolock(NULL);
-	mutex_unlock(&kvm_lock);
-	return 0;
-}
+// twin: kvm007-kvm-lock-then-hotplug-lock
+// prelude: kvm-6.3
+// use: decls vendor-ops enable-nolock hardware-nolock online-cpu offline-cpu
 
 struct kvm *kvm_create_vm(unsigned long type)
 {

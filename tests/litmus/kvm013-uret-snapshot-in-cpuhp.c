@@ -1,26 +1,9 @@
 // litmus: the per-CPU enable snapshots user-return MSRs, and runs only as a cpuhp callback (cpuhp_setup_state() by the first VM): thread context, never IPI
 // cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
 // expect: clean
-static DEFINE_MUTEX(kvm_lock);
-static DEFINE_MUTEX(kvm_usage_lock);
-static int kvm_usage_count;
-static LIST_HEAD(vm_list);
-static struct miscdevice kvm_dev;
-static DEFINE_PER_CPU(bool, virtualization_enabled);
-
-static int vmx_enable_virtualization_cpu(void)
-{
-	return 0;
-}
-
-static void vmx_disable_virtualization_cpu(void)
-{
-}
-
-struct kvm_x86_ops vt_x86_ops = {
-	.enable_virtualization_cpu = vmx_enable_virtualization_cpu,
-	.disable_virtualization_cpu = vmx_disable_virtualization_cpu,
-};
+// twin: kvm013-uret-snapshot-in-ipi
+// prelude: kvm-6.12
+// use: decls vendor-ops offline-cpu create-vm destroy-vm
 
 static int kvm_online_cpu(unsigned int cpu)
 {
@@ -31,45 +14,6 @@ static int kvm_online_cpu(unsigned int cpu)
 		return -EIO;
 	__this_cpu_write(virtualization_enabled, true);
 	return 0;
-}
-
-static int kvm_offline_cpu(unsigned int cpu)
-{
-	if (!__this_cpu_read(virtualization_enabled))
-		return 0;
-	kvm_x86_call(disable_virtualization_cpu)();
-	__this_cpu_write(virtualization_enabled, false);
-	return 0;
-}
-
-struct kvm *kvm_create_vm(unsigned long type)
-{
-	struct kvm *kvm = kvm_arch_alloc_vm();
-
-	mutex_lock(&kvm_usage_lock);
-	if (kvm_usage_count++ == 0 &&
-	    cpuhp_setup_state(CPUHP_AP_KVM_ONLINE, "kvm/cpu:online",
-			      kvm_online_cpu, kvm_offline_cpu)) {
-		--kvm_usage_count;
-		mutex_unlock(&kvm_usage_lock);
-		return ERR_PTR(-EIO);
-	}
-	mutex_unlock(&kvm_usage_lock);
-	mutex_lock(&kvm_lock);
-	list_add(&kvm->vm_list, &vm_list);
-	mutex_unlock(&kvm_lock);
-	return kvm;
-}
-
-static void kvm_destroy_vm(struct kvm *kvm)
-{
-	mutex_lock(&kvm_lock);
-	list_del(&kvm->vm_list);
-	mutex_unlock(&kvm_lock);
-	mutex_lock(&kvm_usage_lock);
-	if (--kvm_usage_count == 0)
-		cpuhp_remove_state(CPUHP_AP_KVM_ONLINE);
-	mutex_unlock(&kvm_usage_lock);
 }
 
 static int __init vmx_init(void)
