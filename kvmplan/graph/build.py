@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.cache import parse_cached
@@ -118,14 +118,14 @@ def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpSt
         root=root, vendor=vendor, functions=functions, statics=statics, tables=tables,
         bindings=bindings, x86_ops=x86_ops, global_types=global_types,
         per_cpu=frozenset(per_cpu), cpuhp_states=states, entries=[], cpuhp=[], edges=[],
-        errors=errors, files=sorted(u.path for u in units),
+        errors=errors, files=sorted(u.path for u in units), params=_module_params(units),
     )
-    graph.params = _module_params(units)
-    graph.entries = _entries(graph, units)
-    graph.edges, graph.cpuhp = _edges(graph)
-    graph.entries.extend(_registered_entries(graph))
-    graph.entries = sorted(set(graph.entries), key=lambda e: (e.kind, e.function, e.file, e.line))
-    return graph
+    graph = replace(graph, entries=_entries(graph, units))
+    edges, cpuhp = _edges(graph)
+    graph = replace(graph, edges=edges, cpuhp=cpuhp)
+    entries = graph.entries + _registered_entries(graph)
+    return replace(graph, entries=sorted(set(entries),
+                                         key=lambda e: (e.kind, e.function, e.file, e.line)))
 
 
 def _module_params(units: list[FileUnit]) -> dict[str, str]:

@@ -71,10 +71,11 @@ class OpBinding:
     line: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class HookGraph:
     """Functions by name (strong over weak, vendor-selected), ops bindings,
-    cpuhp states of the tree, entries and resolved call edges."""
+    cpuhp states of the tree, entries and resolved call edges. Frozen: the
+    stages after graph read it and build their own structures beside it."""
 
     root: str
     vendor: str

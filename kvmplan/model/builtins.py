@@ -4,33 +4,55 @@ phase, so it interleaves with other threads like any code."""
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
-from kvmplan.model.program import Target, vendor_entry
+from kvmplan.model.program import Program, Target, vendor_entry
 from kvmplan.model.semantics import handlers
-from kvmplan.model.world import Blocked, Frame, release
+from kvmplan.model.trace import Site
+from kvmplan.model.world import Blocked, Frame, Thread, World, release
+
+
+class Machine(Protocol):
+    """What a kernel procedure may ask of the interpreter running it
+    (interp.Runner): the program, the world, the running thread, and these
+    operations."""
+
+    p: Program
+    w: World
+    t: Thread
+    visible: bool      # the transition has done its visible event
+
+    def record(self, frame: Frame, e: Event | None, text: str) -> None: ...
+    def take(self, frame: Frame, lock: str, shared: bool, line: int) -> None: ...
+    def push(self, key: str, cpu: int, ctx: str, args: dict[str, object] | None = None) -> None: ...
+    def ret(self, value: object) -> None: ...
+    def vendor(self, frame: Frame, e: Event, target: Target) -> None: ...
+    def fire(self, hook: str, frame: Frame, line: int, cpu: int | None = None,
+             site: Site | None = None, **fields: Any) -> None: ...
 
 
 
-def step_builtin(r, frame: Frame) -> None:  # r: interp.Runner
+def step_builtin(r: Machine, frame: Frame) -> None:
     """One step of the kernel procedure `frame.key` (a row of the semantics
     table whose source is "kernel")."""
     _PROCEDURES[frame.key](r, frame)
 
 
-def _unlock(r, lock: str) -> None:
+def _unlock(r: Machine, lock: str) -> None:
     release(r.w, lock, r.t.name)
     r.w.sites.pop((lock, r.t.name), None)
 
 
-def _call_cb(r, frame: Frame, key: str, cpu: int, ctx: str) -> None:
+def _call_cb(r: Machine, frame: Frame, key: str, cpu: int, ctx: str) -> None:
     """Call a callback; its return value lands in the slot "cb"."""
     frame.ret_slot = "cb"
     r.push(key, cpu, ctx)
 
 
-def cross(r, frame: Frame) -> None:
+def cross(r: Machine, frame: Frame) -> None:
     frame.slots.pop("cb", None)             # an IPI callback's return value is lost
     r.fire("cross_return", frame, 0)
     todo = frame.slots["todo"]
@@ -50,17 +72,34 @@ def cross(r, frame: Frame) -> None:
     _call_cb(r, frame, str(frame.slots["target"]), cpu, "IPI")
 
 
-def _read_lock(r, frame: Frame) -> None:
+def _failed(r: Machine, frame: Frame, text: str, queue: str, pc: int) -> bool:
+    """The callback just called has returned: on an error record `text`, queue
+    the callbacks done for rollback (slot `queue`, reversed) and go to phase
+    `pc`; else count it done."""
+    s = frame.slots
+    if "cb" not in s:
+        return False
+    if s.pop("cb") == "err":
+        r.record(frame, None, text)
+        r.visible = True
+        s[queue] = tuple(reversed(s["done"]))
+        frame.pc = pc
+        return True
+    s["done"] = s["done"] + (s["cur"],)
+    return False
+
+
+def _read_lock(r: Machine, frame: Frame) -> None:
     """cpus_read_lock() on behalf of cpuhp_setup_state/cpuhp_remove_state."""
     r.take(frame, HOTPLUG_LOCK, True, int(frame.slots.get("line", 0)))
 
 
-def _section(r, state: str) -> tuple[str, int]:
+def _section(r: Machine, state: str) -> tuple[str, int]:
     st = r.p.graph.cpuhp_states.get(state)
     return (st.section, st.index) if st else ("OTHER", 10_000)
 
 
-def setup(r, frame: Frame) -> None:
+def setup(r: Machine, frame: Frame) -> None:
     s = frame.slots
     variant = str(s["variant"])
     state = str(s["state"])
@@ -80,16 +119,9 @@ def setup(r, frame: Frame) -> None:
             frame.pc = 1
         return
     if frame.pc == 1:                      # run `up` on the next online CPU
-        if "cb" in s:
-            result = s.pop("cb")
-            if result == "err":
-                r.record(frame, None, f"{s['up']} failed on CPU{s['cur']}: rolling back")
-                r.visible = True
-                s["todo"] = tuple(reversed(s["done"]))
-                frame.pc = 2
-                s["error"] = True
-                return
-            s["done"] = s["done"] + (s["cur"],)
+        if _failed(r, frame, f"{s['up']} failed on CPU{s.get('cur')}: rolling back", "todo", 2):
+            s["error"] = True
+            return
         todo = s["todo"]
         if not todo:
             frame.pc = 3
@@ -113,7 +145,7 @@ def setup(r, frame: Frame) -> None:
     r.ret("err" if s.get("error") else "ok")
 
 
-def remove(r, frame: Frame) -> None:
+def remove(r: Machine, frame: Frame) -> None:
     s = frame.slots
     variant = str(s["variant"])
     state = str(s["state"])
@@ -144,7 +176,7 @@ def remove(r, frame: Frame) -> None:
         r.ret("ok")
 
 
-def _next_callback(r, frame: Frame, queue: str, which: int, c: int, announce: str = "") -> bool:
+def _next_callback(r: Machine, frame: Frame, queue: str, which: int, c: int, announce: str = "") -> bool:
     """Run the next registered callback of the states queued in slots[queue].
 
     `which` is 2 for startup, 3 for teardown (positions in World.cpuhp
@@ -169,13 +201,13 @@ def _next_callback(r, frame: Frame, queue: str, which: int, c: int, announce: st
     return False
 
 
-def _states(r, sections: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
+def _states(r: Machine, sections: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
     regs = sorted((v[1], k) for k, v in r.w.cpuhp.items() if v[0] in sections)
     names = tuple(k for _, k in regs)
     return tuple(reversed(names)) if reverse else names
 
 
-def up(r, frame: Frame) -> None:
+def up(r: Machine, frame: Frame) -> None:
     """cpu_up(c): the hotplug thread's procedure (holds cpu_hotplug_lock for write)."""
     s = frame.slots
     c = int(s["cpu"])
@@ -202,15 +234,9 @@ def up(r, frame: Frame) -> None:
         frame.pc = 2
         return
     if frame.pc == 2:                      # ONLINE startup callbacks; a failure rolls back
-        if "cb" in s:
-            result = s.pop("cb")
-            if result == "err":
-                r.record(frame, None, f"{s['cur']} startup failed on CPU{c}: CPU online aborted")
-                r.visible = True
-                s["rollback"] = tuple(reversed(s["done"]))
-                frame.pc = 4
-                return
-            s["done"] = s["done"] + (s["cur"],)
+        if _failed(r, frame, f"{s.get('cur')} startup failed on CPU{c}: CPU online aborted",
+                   "rollback", 4):
+            return
         if _next_callback(r, frame, "todo", 2, c, "startup"):
             return
         w.active[c] = True
@@ -245,7 +271,7 @@ def up(r, frame: Frame) -> None:
         r.ret("err")
 
 
-def down(r, frame: Frame) -> None:
+def down(r: Machine, frame: Frame) -> None:
     """cpu_down(c)."""
     s = frame.slots
     c = int(s["cpu"])
@@ -284,7 +310,7 @@ def down(r, frame: Frame) -> None:
         r.ret("ok")
 
 
-def _callbacks(r, kinds: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
+def _callbacks(r: Machine, kinds: tuple[str, ...], reverse: bool = False) -> tuple[str, ...]:
     """Callbacks of the registrations in force, of the given kinds, in
     registration-name order (reversed for suspend/shutdown)."""
     found = [key for item in sorted(r.w.regs) for kind, key in r.p.callbacks.get(item, ())
@@ -292,7 +318,7 @@ def _callbacks(r, kinds: tuple[str, ...], reverse: bool = False) -> tuple[str, .
     return tuple(reversed(found)) if reverse else tuple(found)
 
 
-def _run_next(r, frame: Frame, ctx: str) -> bool:
+def _run_next(r: Machine, frame: Frame, ctx: str) -> bool:
     todo = frame.slots["todo"]
     assert isinstance(todo, tuple)
     if not todo:                               # steps are the kernel's own again
@@ -309,7 +335,7 @@ def _run_next(r, frame: Frame, ctx: str) -> bool:
     return True
 
 
-def reboot(r, frame: Frame) -> None:
+def reboot(r: Machine, frame: Frame) -> None:
     """reboot: notifiers, system_state, cpu_hotplug_disable(), syscore shutdown,
     firmware handoff (kernel_restart())."""
     s = frame.slots
@@ -346,7 +372,7 @@ def reboot(r, frame: Frame) -> None:
         r.t.frames.clear()
 
 
-def suspend(r, frame: Frame) -> None:
+def suspend(r: Machine, frame: Frame) -> None:
     """suspend to RAM and resume: tasks frozen, non-boot CPUs offlined, syscore
     suspend (reverse order) and resume on the boot CPU with IRQs off, CPUs
     onlined again. KVM010 if the CPUs' virtualization state then differs."""
@@ -411,7 +437,7 @@ def suspend(r, frame: Frame) -> None:
         frame.pc = 4
 
 
-def _module_init_site(r) -> tuple[str, str, int]:
+def _module_init_site(r: Machine) -> tuple[str, str, int]:
     """Where a finding with no KVM code of its own points: the vendor module_init."""
     fn = r.p.functions.get(vendor_entry(r.p.graph))
     return (fn.name, fn.file, fn.line) if fn else ("", "", 0)

@@ -38,7 +38,7 @@ class Bounds:
     system: tuple[str, ...] = ("suspend", "reboot", "unload")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Finding:
     rule: str
     message: str
@@ -49,7 +49,7 @@ class Finding:
     details: list[str] = field(default_factory=list)   # e.g. a lock-order chain
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
     findings: list[Finding]
     states: int

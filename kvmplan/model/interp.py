@@ -19,20 +19,17 @@ from kvmplan.model.builtins import step_builtin
 from kvmplan.model.kernel import (
     ATOMIC_OPS,
     CONTEXTS,
-    ERROR_POINTERS,
     NOT_LOCKS,
     SHARED_LOCK_MODES,
     SPIN_LOCK_MODES,
-    TRANSPARENT,
 )
 from kvmplan.model.program import (
     Program,
     Target,
-    does_enabling_work,
     enabling_work_in,
     errno_like,
 )
-from kvmplan.model.semantics import handlers
+from kvmplan.model.semantics import call_kind, handlers
 from kvmplan.model.rules import fire
 from kvmplan.model.rules.base import At
 from kvmplan.model.trace import LockEdge, Site, Step, Violation
@@ -294,13 +291,13 @@ class Runner:
             self.fire("walk_begin", frame, e.line)
             self.record(frame, e, f"walk {e.name} begins")
             self.visible = True
-            if not _body_matters(self.p, frame.key, pc, e.target):
+            if not self.p.body_matters[(frame.key, pc)]:
                 frame.loops[pc] = "skip"      # the next visit ends the walk
                 return
             frame.loops[pc] = "once"
             frame.pc += 1
             return
-        if _body_matters(self.p, frame.key, pc, e.target):
+        if self.p.body_matters[(frame.key, pc)]:
             frame.loops[pc] = "once"
             frame.pc += 1
         else:
@@ -336,16 +333,8 @@ class Runner:
         """A call: what it resolves to (program.Target, or a kernel helper by
         name) picks its row of the semantics table."""
         target = self.p.targets.get((frame.key, frame.pc)) or _SKIP
-        if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
-            kind = "atomic"
-        elif e.kind == ev.CALL and e.name in ERROR_POINTERS:
-            kind = "error_pointer"
-        elif e.kind == ev.CALL and e.name in TRANSPARENT and e.args:
-            kind = "transparent"
-        else:
-            kind = target.kind
         frame.pc += 1
-        _CALLS[kind](self, frame, e, target)
+        _CALLS[call_kind(e, target.kind)](self, frame, e, target)
 
     def code(self, frame: Frame, e: Event, target: Target) -> None:
         """Code of the lifecycle is interpreted; other code is skipped."""
@@ -454,7 +443,7 @@ class Runner:
         self.record(frame, e, f"cross call {e.name} on online CPUs {cpus}")
         self.visible = True
         work = "enable" if target.kind == "enable" else (
-            does_enabling_work(self.p, target.function) if target.kind == "code" else "")
+            self.p.work.get(target.function, "") if target.kind == "code" else "")
         if e.mode != "single" and work:
             self.fire("cpu_pass", frame, e.line, cpus=tuple(cpus), work=work,
                       how=f"the cross call of {e.name}()")
@@ -606,27 +595,6 @@ def innermost_context(t: Thread) -> str:
     return ""
 
 
-
-
-def _body_matters(p: Program, key: str, start: int, end: int) -> bool:
-    ck = (key, start)
-    if ck in p.body_matters:
-        return p.body_matters[ck]
-    fn = p.functions[key]
-    result = False
-    for i in range(start + 1, min(end, len(fn.events))):
-        e = fn.events[i]
-        if e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
-            t = p.targets.get((key, i))
-            if t is not None and t.kind != "skip":
-                result = True
-                break
-        elif e.kind not in (ev.BRANCH, ev.JUMP, ev.LABEL, ev.LOOP, ev.LOOP_END, ev.ASSIGN, ev.RETURN,
-                            ev.ASSERT, ev.ASM):
-            result = True
-            break
-    p.body_matters[ck] = result
-    return result
 
 
 # The semantics table's rows, bound to this engine's handlers.

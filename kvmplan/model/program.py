@@ -5,7 +5,7 @@ so are interleaving points) or local (run without interleaving)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from kvmplan.cparse import events as ev
@@ -39,8 +39,11 @@ class Target:
 PRIMITIVE_ROLES = {"fn_tdx_cpu": "tdx_cpu", "fn_tdx_enable": "tdx_enable", "fn_uret": "uret"}
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Program:
+    """Everything the engines need, computed once by build_program (nothing
+    is added while a model runs)."""
+
     graph: HookGraph
     functions: dict[str, Function]          # key → function (key: name or file::name)
     targets: dict[tuple[str, int], Target]  # (function key, event index) → call target
@@ -50,13 +53,13 @@ class Program:
     disable_fns: frozenset[str]
     vocab: dict[str, frozenset[str]]
     # (registration kind, object) → callbacks it installs: ((kind, function key), ...)
-    callbacks: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    # (function key, loop index) → does the loop body touch lifecycle state?
-    body_matters: dict[tuple[str, int], bool] = field(default_factory=dict)
+    callbacks: dict[tuple[str, str], tuple[tuple[str, str], ...]]
     # usage counters (grammars/lifecycle.txt) the code changes
-    counters: frozenset[str] = frozenset()
+    counters: frozenset[str]
     # function key → the per-CPU enabling work it (transitively) does: "tdx", "enable" or ""
-    enables: dict[str, str] = field(default_factory=dict)
+    work: dict[str, str]
+    # (function key, loop index) → does the loop body touch lifecycle state?
+    body_matters: dict[tuple[str, int], bool]
 
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
@@ -84,17 +87,15 @@ def build_program(graph: HookGraph) -> Program:
     functions: dict[str, Function] = {}
     targets: dict[tuple[str, int], Target] = {}
     failure: dict[tuple[str, int], str] = {}
-    work = sorted(relevant)
     seen: set[str] = set()
-    for name in work:
+    for name in sorted(relevant):
         fn = graph.functions.get(name)
         if fn is None:
             continue
         _add(graph, fn, functions, targets, failure, relevant, enable_fns, disable_fns, seen)
-    program = Program(graph, functions, targets, failure, frozenset(relevant),
-                      frozenset(enable_fns), frozenset(disable_fns), vocab)
-    program.counters = frozenset(e.name for fn in functions.values() for e in fn.events
-                                 if e.kind == ev.COUNT and e.name in vocab.get("counter", ()))
+    counters = frozenset(e.name for fn in functions.values() for e in fn.events
+                         if e.kind == ev.COUNT and e.name in vocab.get("counter", ()))
+    callbacks: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
     for key, fn in sorted(functions.items()):
         for e in fn.events:
             if e.kind != ev.REGISTER:
@@ -107,8 +108,10 @@ def build_program(graph: HookGraph) -> Program:
                          seen)
                 if cb_key in functions:
                     found.append((kind, cb_key))
-            program.callbacks[(e.mode, e.name)] = tuple(sorted(set(found)))
-    return program
+            callbacks[(e.mode, e.name)] = tuple(sorted(set(found)))
+    return Program(graph, functions, targets, failure, frozenset(relevant),
+                   frozenset(enable_fns), frozenset(disable_fns), vocab, callbacks, counters,
+                   _enabling_work(functions, targets), _loop_bodies(functions, targets))
 
 
 def vendor_entry(graph: HookGraph, kind: str = "module_init") -> str:
@@ -120,32 +123,71 @@ def vendor_entry(graph: HookGraph, kind: str = "module_init") -> str:
     return ""
 
 
-def does_enabling_work(p: Program, key: str) -> str:
-    """The per-CPU enabling work `key` (transitively) runs: "tdx" (TDX per-CPU
-    init, whatever else it does), "enable" (vendor per-CPU enable) or ""."""
-    if key in p.enables:
-        return p.enables[key]
-    p.enables[key] = ""                # cycles: assume none until shown otherwise
-    fn = p.functions.get(key)
-    p.enables[key] = enabling_work_in(p, key, 0, len(fn.events)) if fn is not None else ""
-    return p.enables[key]
+# Per-CPU enabling work, ordered: TDX per-CPU init (which needs virtualization
+# on, so it stands for both) above the vendor enable above none.
+_WORK_ORDER = {"": 0, "enable": 1, "tdx": 2}
+_DIRECT_WORK = {"enable": "enable", "tdx_cpu": "tdx"}
+
+
+def _enabling_work(functions: dict[str, Function],
+                   targets: dict[tuple[str, int], Target]) -> dict[str, str]:
+    """For each function, the per-CPU enabling work it runs directly or
+    through its callees (a fixpoint over the call graph, so recursion is
+    handled)."""
+    work = {key: "" for key in functions}
+    changed = True
+    while changed:
+        changed = False
+        for key in sorted(functions):
+            new = _work_of(functions, targets, work, key, 0, len(functions[key].events))
+            if new != work[key]:
+                work[key], changed = new, True
+    return work
+
+
+def _work_of(functions: dict[str, Function], targets: dict[tuple[str, int], Target],
+             work: dict[str, str], key: str, start: int, end: int) -> str:
+    found = ""
+    for i in range(start, min(end, len(functions[key].events))):
+        t = targets.get((key, i))
+        if t is None:
+            continue
+        w = work.get(t.function, "") if t.kind == "code" else _DIRECT_WORK.get(t.kind, "")
+        if _WORK_ORDER[w] > _WORK_ORDER[found]:
+            found = w
+    return found
 
 
 def enabling_work_in(p: Program, key: str, start: int, end: int) -> str:
-    """The per-CPU enabling work ("tdx", "enable" or "") the events start..end-1
-    of function `key` run, directly or through their callees."""
-    found = ""
-    for i in range(start, min(end, len(p.functions[key].events))):
-        t = p.targets.get((key, i))
-        if t is None:
-            continue
-        work = {"enable": "enable", "tdx_cpu": "tdx"}.get(t.kind, "")
-        if t.kind == "code":
-            work = does_enabling_work(p, t.function)
-        if work == "tdx":
-            return "tdx"
-        found = found or work
-    return found
+    """The per-CPU enabling work ("tdx", "enable" or "") the events
+    start..end-1 of function `key` run, directly or through their callees."""
+    return _work_of(p.functions, p.targets, p.work, key, start, end)
+
+
+# Events of a loop body that touch no lifecycle state by themselves.
+_LOCAL_EVENTS = frozenset({ev.BRANCH, ev.JUMP, ev.LABEL, ev.LOOP, ev.LOOP_END, ev.ASSIGN,
+                           ev.RETURN, ev.ASSERT, ev.ASM})
+
+
+def _loop_bodies(functions: dict[str, Function],
+                 targets: dict[tuple[str, int], Target]) -> dict[tuple[str, int], bool]:
+    """For each loop, whether its body touches lifecycle state: an
+    interpreted or primitive call, or any event other than control flow,
+    assignments and asserts."""
+    out = {}
+    for key, fn in functions.items():
+        for start, e in enumerate(fn.events):
+            if e.kind == ev.LOOP:
+                out[(key, start)] = any(_touches(targets, key, i, fn.events[i])
+                                        for i in range(start + 1, min(e.target, len(fn.events))))
+    return out
+
+
+def _touches(targets: dict[tuple[str, int], Target], key: str, i: int, e: Event) -> bool:
+    if e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
+        t = targets.get((key, i))
+        return t is not None and t.kind != "skip"
+    return e.kind not in _LOCAL_EVENTS
 
 
 def _add(graph: HookGraph, fn: Function, functions: dict[str, Function],

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kvmplan.cparse import events as ev
+from kvmplan.cparse.events import Event
+from kvmplan.model.kernel import ATOMIC_OPS, ERROR_POINTERS, TRANSPARENT
 
 # event: an event of a function's stream (kvmplan/cparse/events.py);
 # call: what a call resolves to (program.Target.kind, or a kernel helper by name);
@@ -181,3 +183,17 @@ BY_KEY: dict[tuple[Source, str], Primitive] = {(p.source, p.key): p for p in SEM
 def handlers(source: Source) -> dict[str, str]:
     """key → handler name, for the rows of one source."""
     return {p.key: p.handler for p in SEMANTICS if p.source == source}
+
+
+def call_kind(e: Event, target_kind: str) -> str:
+    """The row of a call (source "call"): a kernel helper known by name
+    (atomic_*, ERR_PTR, WARN_ON/likely), else what the program resolved the
+    call to ("code", "skip", "enable"...)."""
+    if e.kind == ev.CALL:
+        if e.name in ATOMIC_OPS and e.args:
+            return "atomic"
+        if e.name in ERROR_POINTERS:
+            return "error_pointer"
+        if e.name in TRANSPARENT and e.args:
+            return "transparent"
+    return target_kind

@@ -15,17 +15,15 @@ from kvmplan.cparse.compile import strip_ref
 from kvmplan.cparse.events import Event, Function
 from kvmplan.model.kernel import (
     ATOMIC_OPS,
-    ERROR_POINTERS,
     HOTPLUG_LOCK,
     IRQS_OFF,
     SHARED_LOCK_MODES,
     SPIN_LOCK_MODES,
-    TRANSPARENT,
 )
-from kvmplan.model.program import Target
+from kvmplan.model.program import Target, enabling_work_in
 from kvmplan.model.promela.checks import INIT, USER, Site, Unsupported, _comment
 from kvmplan.model.promela.program import Picture, _Inst, _next_cpu, _Proc, _step
-from kvmplan.model.semantics import handlers
+from kvmplan.model.semantics import call_kind, handlers
 
 # Inlining every call site: a bound on the code produced.
 MAX_INSTANCES = 4000
@@ -214,7 +212,7 @@ class Emitter(Picture):
         if e.mode == "cpus":
             self._cpu_loop(proc, inst, i, e, var, exit_label)
             return
-        matters = self._body_matters(inst.key, inst.fn, i, e.target)
+        matters = self.p.body_matters[(inst.key, i)]
         if e.mode == "list" and e.name in self.vocab.get("list", frozenset()):
             site = self._site(proc, inst)
             end = [f"{var} = -1"] + self._hook("walk_end", site) + [f"goto {exit_label}"]
@@ -241,7 +239,7 @@ class Emitter(Picture):
         take = (f"{loop_var} = LOWEST({var}); {var} = {var} & ~BIT({loop_var})" if loop_var
                 else f"{var} = {var} & ~BIT(LOWEST({var}))")
         first = [f"{var} = {start}"]
-        work = self._work_in(inst.key, i + 1, e.target) if e.name == "online" else ""
+        work = enabling_work_in(self.p, inst.key, i + 1, e.target) if e.name == "online" else ""
         if work:
             first += self._hook("cpu_pass", dataclasses.replace(
                 self._site(proc, inst), work=work, covered=var))
@@ -259,14 +257,7 @@ class Emitter(Picture):
         (code outside the lifecycle is "skip"); its row of the semantics
         table names the method."""
         target = self.p.targets.get((inst.key, i)) or _SKIP
-        if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
-            kind = "atomic"
-        elif e.kind == ev.CALL and e.name in ERROR_POINTERS:
-            kind = "error_pointer"
-        elif e.kind == ev.CALL and e.name in TRANSPARENT and e.args:
-            kind = "transparent"
-        else:
-            kind = target.kind
+        kind = call_kind(e, target.kind)
         handler = CALLS.get(kind)
         if handler is None:
             raise Unsupported(f"{inst.fn.name}(): {e.name}() is a {kind} primitive, not "
@@ -386,7 +377,7 @@ class Emitter(Picture):
                           "CPUs left, CPU now, a callback failure not recorded */")
         stmts = self._cross_mask(proc, inst, e, mask)
         work = "enable" if target.kind == "enable" else (
-            self._work(target.function) if target.kind == "code" else "")
+            self.p.work.get(target.function, "") if target.kind == "code" else "")
         if e.mode != "single" and work:
             stmts += self._hook("cpu_pass", dataclasses.replace(
                 self._site(proc, inst), work=work, covered=mask))

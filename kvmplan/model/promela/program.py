@@ -153,7 +153,6 @@ class Picture:
         self.callbacks = 0              # environment callback sites so far (their labels)
         self.named: dict[str, int] = {}     # named constant -> its number
         self.probes: set[str] = set()       # the probes the rules' statements assert
-        self.works: dict[str, str] = {}     # function -> its per-CPU enabling work (_work)
         self._scan()
 
     # -- names ---------------------------------------------------------------------
@@ -333,16 +332,8 @@ class Picture:
         if c is None:
             return "2", False
         op = c[0]
-        if op == "slot":
-            var = inst.slots.get(str(c[1]))
-            return (f"TRUTH({var})" if var else "2"), False
-        if op == "global":
-            name = str(c[1])
-            var = self.globals.get(name)
-            if var is None:
-                return "2", False
-            gd = self.defined.get(name)
-            return (f"({gd} -> TRUTH({var}) : 2)" if gd else f"TRUTH({var})"), True
+        if op in ("slot", "global"):
+            return self._read(inst, c, "TRUTH", "2")
         if op == "const":
             text = str(c[1])
             if _digit_like(text):
@@ -367,19 +358,24 @@ class Picture:
             return self._scratch(proc, lines, expr), sa or sb
         return "2", False
 
+    def _read(self, inst: _Inst, c: Cond, wrap: str, unknown: str) -> tuple[str, bool]:
+        """A local slot or a global read through macro `wrap` (TRUTH, CVAL),
+        `unknown` when the model has no value for it; and whether it is shared."""
+        if c[0] == "slot":
+            var = inst.slots.get(str(c[1]))
+            return (f"{wrap}({var})" if var else unknown), False
+        name = str(c[1])
+        var = self.globals.get(name)
+        if var is None:
+            return unknown, False
+        gd = self.defined.get(name)
+        return (f"({gd} -> {wrap}({var}) : {unknown})" if gd else f"{wrap}({var})"), True
+
     def _cval(self, inst: _Inst, c: Cond) -> tuple[str, bool]:
         """A comparison operand (interp's cval); V_UNK stands for 'unknown'."""
         op = c[0]
-        if op == "slot":
-            var = inst.slots.get(str(c[1]))
-            return (f"CVAL({var})" if var else "V_UNK"), False
-        if op == "global":
-            name = str(c[1])
-            var = self.globals.get(name)
-            if var is None:
-                return "V_UNK", False
-            gd = self.defined.get(name)
-            return (f"({gd} -> CVAL({var}) : V_UNK)" if gd else f"CVAL({var})"), True
+        if op in ("slot", "global"):
+            return self._read(inst, c, "CVAL", "V_UNK")
         if op == "const":
             text = str(c[1])
             if _digit_like(text):
@@ -458,43 +454,3 @@ class Picture:
         for hook in ends:
             out += self._hook(hook, site)
         return out
-
-    # -- per-CPU enabling work ----------------------------------------------------------
-    def _work(self, key: str) -> str:
-        """The per-CPU enabling work function `key` runs, directly or through
-        its callees: "tdx" (TDX per-CPU init, whatever else it does), "enable"
-        (vendor per-CPU enable) or "". (Recursion is refused when inlining.)"""
-        if key not in self.works:
-            self.works[key] = ""
-            fn = self.p.functions.get(key)
-            self.works[key] = self._work_in(key, 0, len(fn.events)) if fn is not None else ""
-        return self.works[key]
-
-    def _work_in(self, key: str, start: int, end: int) -> str:
-        """The per-CPU enabling work events start..end-1 of `key` run."""
-        found = ""
-        for j in range(start, min(end, len(self.p.functions[key].events))):
-            target = self.p.targets.get((key, j))
-            if target is None:
-                continue
-            work = {"enable": "enable", "tdx_cpu": "tdx"}.get(target.kind, "")
-            if target.kind == "code":
-                work = self._work(target.function)
-            if work == "tdx":
-                return "tdx"
-            found = found or work
-        return found
-
-    def _body_matters(self, key: str, fn: Function, start: int, end: int) -> bool:
-        """Does a loop body touch lifecycle state: an interpreted or primitive
-        call, or any event other than control flow, assignments and asserts?"""
-        for j in range(start + 1, min(end, len(fn.events))):
-            e = fn.events[j]
-            if e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
-                target = self.p.targets.get((key, j))
-                if target is not None and target.kind != "skip":
-                    return True
-            elif e.kind not in (ev.BRANCH, ev.JUMP, ev.LABEL, ev.LOOP, ev.LOOP_END, ev.ASSIGN,
-                                ev.RETURN, ev.ASSERT, ev.ASM):
-                return True
-        return False

@@ -48,14 +48,9 @@ online. When the first user enables all CPUs, hold cpus_read_lock() so no
 CPU can come up between that pass and the callback."""
 
 RULE: Rule = Rule(
-    code="KVM001",
-    name="all-online-enabled",
-    severity="error",
+    code="KVM001", name="all-online-enabled", severity="error",
     summary="While a VM exists, every schedulable CPU has virtualization on.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: state predicate on every explored state.",
 )
 

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from kvmplan.model.kernel import THREADS
 from kvmplan.model.rules.base import (
-    At,
-    Check,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    any_cpu,
-    broken,
-    facts,
+    At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken, facts,
 )
 
 _WHAT = """\
@@ -50,14 +42,9 @@ dropping the count. If virtualization is meant to be on from load, make
 that explicit with enable_virt_at_load."""
 
 RULE: Rule = Rule(
-    code="KVM002",
-    name="no-enable-without-user",
-    severity="warning",
+    code="KVM002", name="no-enable-without-user", severity="warning",
     summary="Virtualization is not left on while KVM has no user.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: predicate on quiescent states; skipped when the tree "
     "enables at load (enable_virt_at_load, on by default in 6.12).",
 )

@@ -51,14 +51,9 @@ the paths that reach it exclude each other: hold cpus_read_lock() across
 cross-CPU enabling so it cannot interleave with the hotplug callbacks."""
 
 RULE: Rule = Rule(
-    code="KVM003",
-    name="no-double-enable",
-    severity="error",
+    code="KVM003", name="no-double-enable", severity="error",
     summary="Enable only where virtualization is off, disable only where on.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each vendor enable/disable call, in every "
     "explored interleaving.",
 )

@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 from kvmplan.graph.hooks import STARTING
-from kvmplan.model.rules.base import (
-    At,
-    Check,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    broken,
-    enable_fails,
-)
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken, enable_fails
 
 _WHAT = """\
 The vendor per-CPU enable may fail on any CPU (the model marks CPUs that
@@ -70,14 +61,9 @@ cpumask) and have the caller check it and unwind. A resume callback
 cannot fail: WARN, and keep the CPU's state consistent."""
 
 RULE: Rule = Rule(
-    code="KVM004",
-    name="enable-failure-handled",
-    severity="error",
+    code="KVM004", name="enable-failure-handled", severity="error",
     summary="A failure of the per-CPU enable is never dropped.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each failing vendor enable, from the context "
     "it runs in (cpuhp section, IPI, resume).",
 )

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from kvmplan.model.kernel import HOTPLUG_LOCK
 from kvmplan.model.rules.base import (
-    At,
-    Check,
-    Facts,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    broken,
-    enable_succeeds,
-    facts,
-    when,
+    At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds, facts, when,
 )
 from kvmplan.model.world import holds
 
@@ -67,14 +57,9 @@ every online CPU), so each CPU is either reached by the pass or runs the
 callback afterwards."""
 
 RULE: Rule = Rule(
-    code="KVM005",
-    name="hotplug-window",
-    severity="warning",
+    code="KVM005", name="hotplug-window", severity="warning",
     summary="Per-CPU enabling over online CPUs misses no CPU coming up.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each cross call or online-CPU pass against "
     "overlapping cpu_up(); a CPU onlined after a pass that held "
     "cpus_read_lock() is left to KVM001/KVM014.",

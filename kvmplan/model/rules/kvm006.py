@@ -48,14 +48,9 @@ kvm_destroy_vm() hold around list_add()/list_del(). Better still, keep
 per-VM fixups out of the per-CPU enable path."""
 
 RULE: Rule = Rule(
-    code="KVM006",
-    name="vm-list-race",
-    severity="error",
+    code="KVM006", name="vm-list-race", severity="error",
     summary="vm_list is not changed while another thread walks it.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each list_add/list_del on vm_list against "
     "the walks in progress in other threads.",
 )

@@ -8,16 +8,7 @@ from collections.abc import Callable, Sequence
 
 from kvmplan.model.kernel import HOTPLUG_LOCK
 from kvmplan.model.rules.base import (
-    At,
-    Check,
-    Edges,
-    Found,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    TraceOf,
-    broken,
+    At, Check, Edges, Found, Report, Rule, RuleCheck, Site, TraceOf, broken,
 )
 from kvmplan.model.trace import LockEdge
 
@@ -87,14 +78,9 @@ it is already held. A lock held around cpuhp_setup_state() (as 6.12
 holds kvm_usage_lock) must not be taken by the callbacks it registers."""
 
 RULE: Rule = Rule(
-    code="KVM007",
-    name="lock-order",
-    severity="error",
+    code="KVM007", name="lock-order", severity="error",
     summary="One lock order; no recursive cpus_read_lock() or self-deadlock.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: (a) and (b) at each acquisition; (c) as a cycle search "
     "over the lock-order graph of all explored executions.",
 )

@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 from kvmplan.model.rules.base import (
-    At,
-    Check,
-    Facts,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    broken,
-    comment,
-    facts,
-    leftovers,
+    At, Check, Facts, Report, Rule, RuleCheck, Site, broken, comment, facts, leftovers,
 )
 from kvmplan.model.world import counters
 from kvmplan.model.world import leftovers as left_behind
@@ -63,14 +53,9 @@ misc_register()), or make their failure path withdraw the publication
 first."""
 
 RULE: Rule = Rule(
-    code="KVM008",
-    name="unwind",
-    severity="warning",
+    code="KVM008", name="unwind", severity="warning",
     summary="A failed init or VM creation undoes everything it did.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model, with --failures N: checked when a failing module init "
     "or VM creation returns; only calls the model treats as fallible fail.",
 )

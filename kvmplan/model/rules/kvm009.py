@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 from kvmplan.model.rules.base import (
-    SYSTEM,
-    At,
-    Check,
-    Facts,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    broken,
-    enable_succeeds,
-    facts,
+    SYSTEM, At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds, facts,
     when,
 )
 
@@ -54,14 +44,9 @@ down. Check after registering the hooks, so that either the shutdown
 hook runs after the enable or the enable sees the shutdown."""
 
 RULE: Rule = Rule(
-    code="KVM009",
-    name="shutdown-final",
-    severity="error",
+    code="KVM009", name="shutdown-final", severity="error",
     summary="Virtualization stays off once KVM's shutdown disable has run.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each successful vendor enable after the "
     "reboot thread ran KVM's disable.",
 )

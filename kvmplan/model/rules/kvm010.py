@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from kvmplan.model.rules.base import (
-    At,
-    Check,
-    Facts,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    any_cpu,
-    broken,
+    At, Check, Facts, Report, Rule, RuleCheck, Site, any_cpu, broken,
 )
 
 _WHAT = """\
@@ -55,14 +47,9 @@ hotplug callbacks; WARN on a resume failure, since it cannot be
 returned."""
 
 RULE: Rule = Rule(
-    code="KVM010",
-    name="suspend-resume",
-    severity="error",
+    code="KVM010", name="suspend-resume", severity="error",
     summary="Suspend/resume restores virtualization and handles failures.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: compares per-CPU state before and after each pm cycle; "
     "checks enable failures on the resume path.",
 )

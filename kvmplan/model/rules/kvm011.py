@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 from kvmplan.model.rules.base import (
-    INIT,
-    At,
-    Check,
-    Facts,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    broken,
-    enable_succeeds,
+    INIT, At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds,
 )
 
 _WHAT = """\
@@ -56,14 +47,9 @@ unwind it first on failure. For a setup pair, call the consumer after
 the producer has returned, from the producer's caller."""
 
 RULE: Rule = Rule(
-    code="KVM011",
-    name="setup-order",
-    severity="warning",
+    code="KVM011", name="setup-order", severity="warning",
     summary="Init: no consumer before its producer; /dev/kvm comes last.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: init paths, for work after misc_register() and for the "
     "pairs in grammars/lifecycle.txt `after` lines.",
 )

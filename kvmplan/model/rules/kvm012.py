@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from kvmplan.model.rules.base import (
-    At,
-    Check,
-    Report,
-    Rule,
-    RuleCheck,
-    Site,
-    broken,
-    facts,
-    leftovers,
+    At, Check, Report, Rule, RuleCheck, Site, broken, facts, leftovers,
 )
 from kvmplan.model.world import leftovers as left_behind
 
@@ -51,14 +43,9 @@ module references keep the module alive while any VM exists, then remove
 every registration init made, in reverse order."""
 
 RULE: Rule = Rule(
-    code="KVM012",
-    name="unload-with-vms",
-    severity="error",
+    code="KVM012", name="unload-with-vms", severity="error",
     summary="Module exit leaves no VM and no registration behind.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked when the exit thread completes module_exit.",
 )
 

@@ -44,14 +44,9 @@ in task context with preemption off. Drop the notifiers from task
 context as well."""
 
 RULE: Rule = Rule(
-    code="KVM013",
-    name="uret-context",
-    severity="warning",
+    code="KVM013", name="uret-context", severity="warning",
     summary="User-return MSRs are not snapshotted or dropped in IRQ context.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked when either function runs, from the context of "
     "the step that reached it.",
 )

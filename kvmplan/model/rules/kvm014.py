@@ -41,14 +41,9 @@ after it succeeds, and fail the online (or the VM creation) when it
 fails."""
 
 RULE: Rule = Rule(
-    code="KVM014",
-    name="tdx-online",
-    severity="error",
+    code="KVM014", name="tdx-online", severity="error",
     summary="With TDX on and a VM, every active CPU has TDX per-CPU init.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: state predicate on every explored state, plus a check "
     "at each tdx_cpu_enable() call.",
 )

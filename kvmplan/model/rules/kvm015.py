@@ -39,14 +39,9 @@ under kvm->lock (as KVM_CAP_MAX_VCPU_ID is now set once). Allocate state
 sized by it in kvm_arch_vcpu_precreate(), which runs under kvm->lock."""
 
 RULE: Rule = Rule(
-    code="KVM015",
-    name="vcpu-config-frozen",
-    severity="warning",
+    code="KVM015", name="vcpu-config-frozen", severity="warning",
     summary="VM-wide vCPU parameters freeze once the first vCPU exists.",
-    what=_WHAT,
-    why=_WHY,
-    example=_EXAMPLE,
-    fix=_FIX,
+    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="not checked: the model has no vCPU-creation ioctls; planned "
     "for series analysis of diffs (a VM-wide parameter such as max_vcpu_id "
     "written after vCPUs exist or without kvm->lock).",
