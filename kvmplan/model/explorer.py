@@ -4,6 +4,7 @@ interleavings of the environment threads, with state hashing; the first
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -158,7 +159,7 @@ def start_init(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
     nt.done = True
     nw.module = "gone" if nt.retval == "err" else "live"
     out = Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])
-    _fire(out, "init_done", At(nw, program, nt, site=_site(program, vendor_entry(program.graph))))
+    _fire(out, "init_done", At(nw, program, nt, where=lambda: _site(program, vendor_entry(program.graph))))
     return [out]
 
 
@@ -214,7 +215,8 @@ def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...])
         out = Outcome(nw, [Step("system", 0, "module_exit returned: module text and data freed",
                                 "", "", 0)])
         _fire(out, "unloaded", At(nw, program, nw.thread("system"),
-                                  site=_site(program, vendor_entry(program.graph, "module_exit"))))
+                                  where=lambda: _site(program, vendor_entry(program.graph,
+                                                                            "module_exit"))))
         return [out]
     if w.system_left <= 0:
         return []
@@ -279,6 +281,21 @@ OPERATION = {"init": "module_init", "user": "vm_create", "hotplug": "cpu_up / cp
 
 
 def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> Result:
+    """Breadth-first search of the interleavings (see the module docstring).
+
+    The search makes no reference cycles, only a great many small tuples it
+    keeps: the cyclic garbage collector is paused meanwhile, since each of
+    its passes would walk every state kept so far."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _explore(program, bounds, rules)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _explore(program: Program, bounds: Bounds, rules: set[str] | None) -> Result:
     start = time.perf_counter()
     inject = bounds.failures > 0
     parents: dict[tuple, tuple[tuple | None, list[Step]]] = {}

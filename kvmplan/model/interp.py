@@ -18,7 +18,6 @@ from kvmplan.graph.view import describe
 from kvmplan.model.builtins import step_builtin
 from kvmplan.model.kernel import (
     ATOMIC_OPS,
-    CONTEXTS,
     NOT_LOCKS,
     SHARED_LOCK_MODES,
     SPIN_LOCK_MODES,
@@ -30,10 +29,10 @@ from kvmplan.model.program import (
     errno_like,
 )
 from kvmplan.model.semantics import call_kind, handlers
-from kvmplan.model.rules import fire
+from kvmplan.model.rules import WATCHED, fire
 from kvmplan.model.rules.base import At
 from kvmplan.model.trace import LockEdge, Site, Step, Violation
-from kvmplan.model.world import Frame, Thread, World, acquire, holds, release
+from kvmplan.model.world import Frame, World, acquire, holds, release
 
 _MAX_LOCAL = 5000
 
@@ -80,14 +79,16 @@ class Runner:
         """Run the rules' checks of hook point `hook` (rules.base.HOOKS) at this
         step: on `cpu` (the frame's by default), at the site of `line` in the
         frame (or `site`); their violations join the outcome."""
-        at = At(self.w, self.p, self.t, frame.cpu if cpu is None else cpu, self.context(),
-                site or self.site(frame, line), frame=frame, **fields)
+        if hook not in WATCHED:
+            return
+        at = At(self.w, self.p, self.t, frame.cpu if cpu is None else cpu, site=site,
+                where=lambda: self.site(frame, line), frame=frame, **fields)
         for code, report in fire(hook, at):
             fn, file, ln = report.site or at.site
             self.out.violations.append(Violation(code, report.message, fn, file, ln))
 
     def context(self) -> str:
-        return innermost_context(self.t)
+        return self.t.context()
 
     def shared_write(self, frame: Frame, line: int) -> None:
         self.fire("shared_write", frame, line)
@@ -585,14 +586,6 @@ def describe_cond(c) -> str:
     if op == "cmp":
         return f"{describe_cond(c[2])} {c[1]} {describe_cond(c[3])}"
     return str(c)
-
-
-def innermost_context(t: Thread) -> str:
-    """The innermost callback context of the thread (see CONTEXTS), or ""."""
-    for f in reversed(t.frames):
-        if f.ctx in CONTEXTS:
-            return f.ctx
-    return ""
 
 
 

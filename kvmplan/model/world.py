@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kvmplan.model.kernel import CONTEXTS
 from kvmplan.model.program import Program
 
 Value = object   # "ok" | "err" | "?" | "t" | "f" | int | str (named constant)
@@ -33,12 +34,14 @@ class Frame:
 
     def clone(self) -> "Frame":
         return Frame(self.key, self.pc, self.cpu, self.ctx, dict(self.slots), self.ret_slot,
-                     dict(self.loops), self.dropped)
+                     dict(self.loops) if self.loops else {}, self.dropped)
 
     def freeze(self) -> tuple:
         # keys are unique, so sorting items never compares values
-        return (self.key, self.pc, self.cpu, self.ctx, tuple(sorted(self.slots.items())),
-                self.ret_slot, tuple(sorted(self.loops.items())), self.dropped)
+        return (self.key, self.pc, self.cpu, self.ctx,
+                tuple(sorted(self.slots.items())) if self.slots else (),
+                self.ret_slot, tuple(sorted(self.loops.items())) if self.loops else (),
+                self.dropped)
 
 
 @dataclass
@@ -57,6 +60,13 @@ class Thread:
     def clone(self) -> "Thread":
         return Thread(self.name, [f.clone() for f in self.frames],
                       self.phase, self.retval, self.owns_vm, self.done, self.snap)
+
+    def context(self) -> str:
+        """The innermost callback context the thread runs in (kernel.CONTEXTS), or ""."""
+        for f in reversed(self.frames):
+            if f.ctx in CONTEXTS:
+                return f.ctx
+        return ""
 
     def freeze(self) -> tuple:
         if self.frozen is None:

@@ -57,6 +57,9 @@ _BY_HOOK: dict[str, tuple[tuple[str, Callable[[At], Iterable[Report]]], ...]] = 
     for hook in HOOKS
 }
 
+# The hook points some rule's Python check watches (the engines skip the others).
+WATCHED = frozenset(hook for hook, checks in _BY_HOOK.items() if checks)
+
 _BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES.values()}
 
 

@@ -85,40 +85,50 @@ HOOKS: dict[str, str] = {
 
 # --- the Python engine -----------------------------------------------------------
 
-@dataclass
 class At:
     """What the Python engine knows at a hook point.
 
     Always: the world (which checks may update for their bookkeeping), the
-    program, the thread (None at "state"), the CPU, the innermost context and
-    the site of the step. Depending on the hook: `name` (the primitive's
-    function, the lock, the list), `outcome` (enable: "on", "busy", "fails";
-    tdx_cpu: "done", "fails"), `lock`/`shared`/`first` (lock: taken again;
-    `first` is where the thread first took it), `cpus`/`work`/`how` (cpu_pass:
-    the CPUs covered, "enable" or "tdx"), `verb` (list_op), `kind`
-    (register), `frame` (the cross call's frame at cross_return and enable),
-    `before` (resume_done: virtualization before suspend), `left`
-    (init_done, unloaded: what the module leaves behind)."""
+    program, the thread (None at "state"), the CPU, the innermost context
+    and the site of the step (both computed when first read). Depending on
+    the hook: `name` (the primitive's function, the lock, the list),
+    `outcome` (enable: "on", "busy", "fails"; tdx_cpu: "done", "fails";
+    lock: "taken", "again"), `lock`/`shared`/`first` (lock; `first` is where
+    the thread first took it), `cpus`/`work`/`how` (cpu_pass: the CPUs
+    covered, "enable" or "tdx"), `verb` (list_op, init_work), `kind`
+    (register), `frame` (the frame that runs the step: at cross_return the
+    cross call's), `before` (resume_done: virtualization before suspend)."""
 
-    world: World
-    program: Program
-    thread: Thread | None = None
-    cpu: int = 0
-    ctx: str = ""
-    site: Where = ("", "", 0)
-    name: str = ""
-    outcome: str = ""
-    lock: str = ""
-    shared: bool = False
-    first: Where = ("", "", 0)
-    cpus: tuple[int, ...] = ()
-    work: str = ""
-    how: str = ""
-    verb: str = ""
-    kind: str = ""
-    frame: Frame | None = None
-    before: tuple[bool, ...] = ()
-    left: tuple[str, ...] = ()
+    __slots__ = ("world", "program", "thread", "cpu", "name", "outcome", "lock", "shared",
+                 "first", "cpus", "work", "how", "verb", "kind", "frame", "before",
+                 "_ctx", "_site", "_where")
+
+    def __init__(self, world: World, program: Program, thread: Thread | None = None,
+                 cpu: int = 0, *, ctx: str | None = None, site: Where | None = None,
+                 where: Callable[[], Where] | None = None, name: str = "", outcome: str = "",
+                 lock: str = "", shared: bool = False, first: Where = ("", "", 0),
+                 cpus: tuple[int, ...] = (), work: str = "", how: str = "", verb: str = "",
+                 kind: str = "", frame: Frame | None = None,
+                 before: tuple[bool, ...] = ()) -> None:
+        self.world, self.program, self.thread, self.cpu = world, program, thread, cpu
+        self.name, self.outcome, self.lock, self.shared, self.first = name, outcome, lock, shared, first
+        self.cpus, self.work, self.how, self.verb, self.kind = cpus, work, how, verb, kind
+        self.frame, self.before = frame, before
+        self._ctx, self._site, self._where = ctx, site, where
+
+    @property
+    def ctx(self) -> str:
+        """The innermost callback context of the thread (kernel.CONTEXTS), or ""."""
+        if self._ctx is None:
+            self._ctx = self.thread.context() if self.thread is not None else ""
+        return self._ctx
+
+    @property
+    def site(self) -> Where:
+        """(function, file, line) of the step."""
+        if self._site is None:
+            self._site = self._where() if self._where is not None else ("", "", 0)
+        return self._site
 
 
 @dataclass(frozen=True)
