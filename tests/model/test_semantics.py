@@ -14,6 +14,9 @@ from kvmplan.model import build_program, builtins, explorer
 from kvmplan.model.interp import Runner
 from kvmplan.model.litmus import load_litmus
 from kvmplan.model.program import PRIMITIVE_ROLES
+from kvmplan.model.promela.events import Emitter
+from kvmplan.model.rules import CHECKS, PROMELA
+from kvmplan.model.rules.base import HOOKS
 from kvmplan.model.semantics import SEMANTICS, handlers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +40,7 @@ def test_every_row_has_its_handler() -> None:
     for row in SEMANTICS:
         if row.source in ("event", "call"):
             assert callable(getattr(Runner, row.handler, None)), f"Runner.{row.handler} for {row.key}"
+            assert callable(getattr(Emitter, row.handler, None)), f"Emitter.{row.handler} ({row.key})"
         elif row.source == "kernel":
             assert callable(getattr(builtins, row.handler, None)), f"builtins.{row.handler}"
         else:
@@ -63,3 +67,22 @@ def test_a_kernel_tree_needs_only_rows_of_the_table(kernel_tree, version: str) -
     kinds = {e.kind for fn in program.functions.values() for e in fn.events}
     assert kinds <= set(handlers("event")), sorted(kinds - set(handlers("event")))
     assert {t.kind for t in program.targets.values()} <= set(handlers("call"))
+
+
+def _hooks_named(paths: list[Path], pattern: str) -> set[str]:
+    return {m for p in paths for m in re.findall(pattern, p.read_text())}
+
+
+def test_every_hook_a_rule_watches_is_reached_by_its_engine() -> None:
+    """A check at a hook point no engine reaches would never run."""
+    model = ROOT / "kvmplan" / "model"
+    fired = _hooks_named([model / "interp.py", model / "builtins.py", model / "explorer.py"],
+                         r'fire\(\s*(?:\w+,\s*)?"(\w+)"')
+    placed = _hooks_named(sorted((model / "promela").glob("*.py")),
+                          r'(?:_hook\(|ends=\(|\()"(\w+)"')
+    assert fired <= set(HOOKS) and {h for h in placed if h in HOOKS}
+    for code, check in CHECKS.items():
+        assert set(check.hooks) <= fired, (code, sorted(set(check.hooks) - fired))
+    for code, pml in PROMELA.items():
+        hooks = {hook for hook, _ in pml.hooks}
+        assert hooks <= placed, (code, sorted(hooks - placed))

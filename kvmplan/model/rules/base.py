@@ -47,7 +47,10 @@ class Rule:
 # Hook points: where both engines run the rules' checks. The Python engine
 # (interp.py, builtins.py, explorer.py) fires each with an `At`; the Promela
 # exporter places each rule's statements there, in the same indivisible step
-# as the action.
+# as the action. "step" and "idle" exist only in Promela, whose statements
+# are finer than the explorer's transitions (the explorer checks "state",
+# which covers "idle", after every transition); the Python engine does not
+# fire "suspend_begin" (its suspend procedure keeps the CPUs' state itself).
 HOOKS: dict[str, str] = {
     "state": "after every step that changes shared state: a property of every reachable state",
     "step": "at the start of every step of a thread on shared state (the explorer's visible "
