@@ -18,6 +18,7 @@ from kvmplan.analyze.base import BaseChoice
 from kvmplan.analyze.config import Config
 from kvmplan.analyze.coverage import (IDENTIFIER, Coverage, Verdict, decide, patch_coverage,
                                       spans_of)
+from kvmplan.analyze.hunks import HunkRef, pick_hunk
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
 from kvmplan.cparse.hunk import section_function
@@ -93,6 +94,8 @@ class Tracked:
     # than from the code: a hunk in a file of its trace did not apply at or
     # before the patch it is attributed to ("" when every hunk applied)
     uncertain: str = ""
+    # the hunk of its patch the finding is about (analyze.hunks.pick_hunk)
+    hunk: HunkRef | None = None
 
     @property
     def patch(self) -> int | None:
@@ -289,6 +292,7 @@ def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
         patches.append(PatchResult(p.index, p.subject, p.title, p.message_id, p.author,
                                    patch_files[i - 1],
                                    len(per_prefix[i]) if changed[i] else -1, cov))
+    tracked = tuple(replace(t, hunk=pick_hunk(series.patches, patches, t)) for t in tracked)
     introduced = any(t.status in ("introduced", "transient") and not t.accepted
                      and not t.uncertain for t in tracked)
     return Review(series, base.name, base.reason, base.mode, bounds, tuple(patches),

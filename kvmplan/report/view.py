@@ -12,11 +12,9 @@ from typing import Any
 
 from kvmplan import __version__
 from kvmplan.analyze.coverage import Coverage
-from kvmplan.analyze.provenance import new_ranges
 from kvmplan.analyze.run import Review, Tracked, finding_key
 from kvmplan.diff import Hunk
 from kvmplan.diff.apply import STATUSES
-from kvmplan.mail import Patch
 from kvmplan.model.rules import RULES
 
 STATUS_TEXT = {
@@ -33,57 +31,6 @@ def fingerprint(t: Tracked) -> str:
     across the series' prefixes (analyze.run.finding_key), hashed."""
     key = "\0".join(finding_key(t.rule, t.function, t.message))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def _mentions(hunk: Hunk, name: str) -> int:
-    """How strongly a hunk is about `name`: changed lines count more."""
-    pat = re.compile(rf"\b{re.escape(name)}\b")
-    score = 2 if pat.search(hunk.section or "") else 0
-    for ln in hunk.lines:
-        if pat.search(ln.text):
-            score += 3 if ln.kind in "+-" else 1
-    return score
-
-
-def pick_hunk(review: Review, t: Tracked) -> tuple[str, Hunk, int] | None:
-    """The hunk of the finding's patch that the finding is about: (path, hunk,
-    line to point at). For an introduced finding the hunk that wrote its
-    location or a trace line; otherwise the hunk that mentions its function."""
-    k = t.patch
-    if k is None:
-        return None
-    patch, result = _patch(review, k)
-    if patch is None or result is None:
-        return None
-    if t.status in ("introduced", "transient"):
-        spots = [(t.file, t.line)] + [(s.file, s.line) for s in t.trace if s.patch == k]
-        for file, line in spots:
-            for fp, outcome in zip(patch.files, result.files):
-                if fp.path != file or outcome.skipped:
-                    continue
-                for hunk, first, last in new_ranges(fp, outcome):
-                    if first <= line <= last:
-                        return fp.path, hunk, line
-    names = [t.function] + [s.function for s in t.trace if s.function]
-    best: tuple[int, str, Hunk] | None = None
-    for fp, outcome in zip(patch.files, result.files):
-        if outcome.skipped:
-            continue
-        for hunk, _, _ in new_ranges(fp, outcome):
-            score = sum(_mentions(hunk, n) * (3 if i == 0 else 1)
-                        for i, n in enumerate(dict.fromkeys(names)))
-            if score and (best is None or score > best[0]):
-                best = (score, fp.path, hunk)
-    if best is None:
-        return None
-    return best[1], best[2], 0
-
-
-def _patch(review: Review, k: int) -> tuple[Patch | None, Any]:
-    for p, r in zip(review.series.patches, review.patches):
-        if p.index == k:
-            return p, r
-    return None, None
 
 
 # What would make text from a mail markup: HTML (tags, entities), links and
@@ -158,7 +105,6 @@ def patch_label(review: Review, k: int | None) -> str:
 
 def finding_dict(review: Review, t: Tracked, diagrams: bool = False) -> dict[str, Any]:
     rule = RULES.get(t.rule)
-    picked = pick_hunk(review, t)
     return {
         "rule": t.rule,
         "name": t.name,
@@ -186,7 +132,7 @@ def finding_dict(review: Review, t: Tracked, diagrams: bool = False) -> dict[str
         "why": rule.summary if rule else "",
         "fix": rule.fix if rule else "",
         "fix_hint": " ".join((rule.fix if rule else "").strip().split("\n\n")[0].split()),
-        "hunk": None if picked is None else _quoted(picked[0], quote(picked[1])),
+        "hunk": None if t.hunk is None else _quoted(t.hunk.path, quote(t.hunk.hunk)),
         "mermaid": mermaid(t) if diagrams else "",
         "fingerprint": fingerprint(t),
     }
