@@ -238,9 +238,7 @@ class Runner:
                 return a == b
             if c[1] == "!=":
                 return a != b
-            if isinstance(a, int) and isinstance(b, int):
-                return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[c[1]]
-            return None
+            return order(c[1], a, b)
         return None
 
     def cval(self, frame: Frame, c) -> object | None:
@@ -544,6 +542,20 @@ def _resolve_cb(p: Program, expr: str, fn) -> str:
             return key
         return ""
     return ""
+
+
+def order(op: str, a: object, b: object) -> bool | None:
+    """An order comparison (<, >, <=, >=) of two values the model knows: two
+    numbers compare as numbers; an error ("err": an -E... code, negative)
+    is below any number from 0 up, so `if (r < 0) return r;` ends the path
+    of a failed call; anything else is unknown."""
+    if isinstance(a, int) and isinstance(b, int):
+        return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
+    if a == "err" and isinstance(b, int) and b >= 0:
+        return op in ("<", "<=")
+    if b == "err" and isinstance(a, int) and a >= 0:
+        return op in (">", ">=")
+    return None
 
 
 def _truth(v: object) -> bool | None:

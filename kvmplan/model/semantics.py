@@ -53,9 +53,10 @@ SEMANTICS: tuple[Primitive, ...] = (
               context="a spinlock holder is not preemptible: stop_machine() waits for it"),
     Primitive(ev.UNLOCK, "event", "unlock", "releases the lock"),
     Primitive(ev.BRANCH, "event", "branch",
-              "evaluates the condition on the values the model knows; a condition it can't "
-              "evaluate takes the side that is not the error path (an -E... return, an error "
-              "label); a branch on shared state is an interleaving point",
+              "evaluates the condition on the values the model knows (an error value is a "
+              "negative number: below 0, not equal to 0); a condition it can't evaluate takes "
+              "the side that is not the error path (an -E... return, an error label); a "
+              "branch on shared state is an interleaving point",
               fallible="with failure injection, an unknown condition of module init or VM "
                        "creation may take the error path instead (bounded)"),
     Primitive(ev.JUMP, "event", "jump", "goto, break, continue, the end of a then-block"),

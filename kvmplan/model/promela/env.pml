@@ -32,12 +32,15 @@
 #define KNOWN2(a, b) (((a) != V_UNK) && ((b) != V_UNK))
 #define EQ3(a, b)  (KNOWN2(a, b) -> (((a) == (b)) -> 1 : 0) : 2)
 #define NE3(a, b)  (KNOWN2(a, b) -> (((a) != (b)) -> 1 : 0) : 2)
-/* order comparisons only between two numbers */
+/* order comparisons between two numbers; an error (an -E... code, negative)
+ * is below any number from 0 up (interp.order) */
 #define NUM2(a, b) (KNOWN2(a, b) && IS_INT(a) && IS_INT(b))
-#define LT3(a, b)  (NUM2(a, b) -> (((a) < (b)) -> 1 : 0) : 2)
-#define GT3(a, b)  (NUM2(a, b) -> (((a) > (b)) -> 1 : 0) : 2)
-#define LE3(a, b)  (NUM2(a, b) -> (((a) <= (b)) -> 1 : 0) : 2)
-#define GE3(a, b)  (NUM2(a, b) -> (((a) >= (b)) -> 1 : 0) : 2)
+#define ERR_BELOW(a, b) (((a) == V_ERR) && IS_INT(b) && ((b) >= 0))
+#define BELOW3(a, b) (ERR_BELOW(a, b) -> 1 : (ERR_BELOW(b, a) -> 0 : 2))
+#define LT3(a, b)  (NUM2(a, b) -> (((a) < (b)) -> 1 : 0) : BELOW3(a, b))
+#define GT3(a, b)  (NUM2(a, b) -> (((a) > (b)) -> 1 : 0) : BELOW3(b, a))
+#define LE3(a, b)  (NUM2(a, b) -> (((a) <= (b)) -> 1 : 0) : BELOW3(a, b))
+#define GE3(a, b)  (NUM2(a, b) -> (((a) >= (b)) -> 1 : 0) : BELOW3(b, a))
 
 /* ---- CPUs -------------------------------------------------------------------
  * online / cpu_active (schedulable) / virt (VMXON, EFER.SVME) per CPU; all CPUs
