@@ -12,7 +12,7 @@ from typing import Any
 
 from kvmplan.cparse import events as ev
 from kvmplan.cparse.compile import strip_ref
-from kvmplan.cparse.events import Event
+from kvmplan.cparse.events import Event, Function
 from kvmplan.graph.build import function_ref
 from kvmplan.graph.view import describe
 from kvmplan.model.builtins import step_builtin
@@ -200,7 +200,7 @@ class Runner:
                 alt.failures_left -= 1
                 runner = Runner(self.p, alt, self.t.name, self.inject)
                 af = runner.t.frames[-1]
-                runner.record(af, e, f"inject failure: {describe_cond(e.cond)}")
+                runner.record(af, e, _injected(self.fn(frame), frame.pc, e.cond))
                 af.pc = af.pc + 1 if side == "then" else e.target
                 runner.visible = True
                 self.forks.extend(runner.run())
@@ -208,7 +208,8 @@ class Runner:
             truth = side == "else" if side else False
         if shared:
             self.visible = True
-            self.record(frame, e, f"if ({describe_cond(e.cond)}) -> {'yes' if truth else 'no'}")
+            text = describe_cond(e.cond, _producers(self.fn(frame), frame.pc))
+            self.record(frame, e, f"if ({text}) -> {'yes' if truth else 'no'}")
         frame.pc = frame.pc + 1 if truth else e.target
 
     def cond(self, frame: Frame, c) -> bool | None:
@@ -584,20 +585,55 @@ def _cond_slots_unknown(c, frame: Frame) -> bool:
     return any(isinstance(x, tuple) and _cond_slots_unknown(x, frame) for x in c[1:])
 
 
-def describe_cond(c) -> str:
+def describe_cond(c, calls: dict[str, str] | None = None) -> str:
+    """A branch condition as C-like text; a temporary the front-end made
+    for a call's result ("$2") reads as the call (`calls`: slot → "f()")."""
     if not c:
         return ""
     op = c[0]
+    if op == "slot" and calls and str(c[1]).startswith("$") and c[1] in calls:
+        return calls[c[1]]
     if op in ("slot", "global", "const", "unknown", "fault", "case"):
         return str(c[1])
     if op == "not":
-        inner = describe_cond(c[1])
+        inner = describe_cond(c[1], calls)
         return f"!({inner})" if c[1] and c[1][0] in ("cmp", "and", "or") else f"!{inner}"
     if op in ("and", "or"):
-        return f"{describe_cond(c[1])} {'&&' if op == 'and' else '||'} {describe_cond(c[2])}"
+        return (f"{describe_cond(c[1], calls)} {'&&' if op == 'and' else '||'} "
+                f"{describe_cond(c[2], calls)}")
     if op == "cmp":
-        return f"{describe_cond(c[2])} {c[1]} {describe_cond(c[3])}"
+        return f"{describe_cond(c[2], calls)} {c[1]} {describe_cond(c[3], calls)}"
     return str(c)
+
+
+def _producers(fn: Function, pc: int) -> dict[str, str]:
+    """Slot → "f()" for the slots whose value, at event `pc`, is the result
+    of the last call that wrote them."""
+    out: dict[str, str] = {}
+    for e in fn.events[:pc]:
+        if e.kind in (ev.CALL, ev.ICALL) and e.slot:
+            out[e.slot] = f"{e.name}()"
+        elif e.kind == ev.ASSIGN:
+            out.pop(e.name, None)
+    return out
+
+
+def _slots(c) -> list[str]:
+    if not c:
+        return []
+    if c[0] == "slot":
+        return [str(c[1])]
+    return [s for x in c[1:] if isinstance(x, tuple) for s in _slots(x)]
+
+
+def _injected(fn: Function, pc: int, c) -> str:
+    """The step of an injected failure: which call fails, and the branch
+    that then takes its error path."""
+    calls = _producers(fn, pc)
+    failing = list(dict.fromkeys(calls[s] for s in _slots(c) if s in calls))
+    text = f"if ({describe_cond(c, calls)}) takes its error path"
+    return f"inject failure: {' / '.join(failing)} fails; {text}" if failing else \
+        f"inject failure: {text}"
 
 
 
