@@ -20,6 +20,7 @@ from kvmplan.model.kernel import (
     ATOMIC_OPS,
     NOT_LOCKS,
     SHARED_LOCK_MODES,
+    SLEEPING_LOCK_MODES,
     SPIN_LOCK_MODES,
 )
 from kvmplan.model.program import (
@@ -152,14 +153,15 @@ class Runner:
         if e.mode in NOT_LOCKS and e.name == e.mode:
             frame.pc += 1
             return
-        self.take(frame, e.name, e.mode in SHARED_LOCK_MODES, e.line)
+        self.take(frame, e.name, e.mode in SHARED_LOCK_MODES, e.line,
+                  sleeps=e.mode in SLEEPING_LOCK_MODES)
         if e.mode in SPIN_LOCK_MODES:
             self.w.spinning = tuple(sorted(self.w.spinning + (self.t.name,)))
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
 
-    def take(self, frame: Frame, lock: str, shared: bool, line: int) -> None:
+    def take(self, frame: Frame, lock: str, shared: bool, line: int, sleeps: bool = True) -> None:
         """Acquire a lock (Blocked if it must wait), recording lock-order edges;
         the lock hook says whether the thread already held it."""
         me = self.t.name
@@ -171,9 +173,11 @@ class Runner:
                                                lock, "r" if shared else "x", site, me))
         if not acquire(self.w, lock, shared, me):
             self.w.sites[(lock, me)] = site
-            self.fire("lock", frame, line, site=site, lock=lock, shared=shared, outcome="taken")
+            self.fire("lock", frame, line, site=site, lock=lock, shared=shared, sleeps=sleeps,
+                      outcome="taken")
             return
-        self.fire("lock", frame, line, site=site, lock=lock, shared=shared, outcome="again",
+        self.fire("lock", frame, line, site=site, lock=lock, shared=shared, sleeps=sleeps,
+                  outcome="again",
                   first=self.w.sites.get((lock, me), ("", "", 0)))
 
     def unlock(self, frame: Frame, e: Event) -> None:

@@ -26,7 +26,7 @@ from kvmplan.model.rules.base import HOOKS
 
 MODEL = Path(__file__).resolve().parents[2] / "kvmplan" / "model"
 
-CODES = [f"KVM{n:03d}" for n in range(1, 16)]
+CODES = [f"KVM{n:03d}" for n in range(1, 17)]
 
 STABLE_NAMES = {
     "KVM001": "all-online-enabled", "KVM002": "no-enable-without-user",
@@ -34,10 +34,10 @@ STABLE_NAMES = {
     "KVM005": "hotplug-window", "KVM006": "vm-list-race", "KVM007": "lock-order",
     "KVM008": "unwind", "KVM009": "shutdown-final", "KVM010": "suspend-resume",
     "KVM011": "setup-order", "KVM012": "unload-with-vms", "KVM013": "uret-context",
-    "KVM014": "tdx-online", "KVM015": "vcpu-config-frozen",
+    "KVM014": "tdx-online", "KVM015": "vcpu-config-frozen", "KVM016": "sleep-in-atomic",
 }
 ERRORS = {"KVM001", "KVM003", "KVM004", "KVM006", "KVM007", "KVM009", "KVM010",
-          "KVM012", "KVM014"}
+          "KVM012", "KVM014", "KVM016"}
 FIELDS = [f.name for f in dataclasses.fields(Rule)]
 PROSE = ("what", "why", "fix")
 
@@ -95,7 +95,7 @@ def test_get_by_code_or_name(key: str) -> None:
     assert get(key) is RULES["KVM004"]
 
 
-@pytest.mark.parametrize("key", ["", "KVM016", "KVM4", "kvm", "enable", "KVM004x"])
+@pytest.mark.parametrize("key", ["", "KVM099", "KVM4", "kvm", "enable", "KVM004x"])
 def test_get_unknown(key: str) -> None:
     assert get(key) is None
 

@@ -18,6 +18,7 @@ from kvmplan.model.kernel import (
     HOTPLUG_LOCK,
     IRQS_OFF,
     SHARED_LOCK_MODES,
+    SLEEPING_LOCK_MODES,
     SPIN_LOCK_MODES,
 )
 from kvmplan.model.program import Target, enabling_work_in
@@ -488,13 +489,14 @@ class Emitter(Picture):
         if self._not_a_lock(e):
             return
         more = [f"spins[{proc.me}] = spins[{proc.me}] + 1"] if e.mode in SPIN_LOCK_MODES else []
-        self._take(proc, inst.cpu, inst.ctx, e.name, e.mode in SHARED_LOCK_MODES, more)
+        self._take(proc, inst.cpu, inst.ctx, e.name, e.mode in SHARED_LOCK_MODES, more,
+                   sleeps=e.mode in SLEEPING_LOCK_MODES)
 
     def _take(self, proc: _Proc, cpu: str, ctx: str, name: str, shared: bool,
-              more: list[str], goto: str | None = None) -> None:
+              more: list[str], goto: str | None = None, sleeps: bool = True) -> None:
         lock = self.locks[name]
         site = Site(proc.me, cpu, ctx, self.ncpus, lock=name, lock_id=lock, shared=shared,
-                    locks=tuple(sorted(self.locks.items())))
+                    sleeps=sleeps, locks=tuple(sorted(self.locks.items())))
         stmts = self._hook("lock", site)
         if shared:
             stmts.append(f"take_shared({lock}, {proc.me})")

@@ -29,12 +29,13 @@ from kvmplan.model.rules import (
     kvm013,
     kvm014,
     kvm015,
+    kvm016,
 )
 from kvmplan.model.rules.base import HOOKS, At, Check, Report, Rule, RuleCheck, Severity
 
 _MODULES: tuple[ModuleType, ...] = (
     kvm001, kvm002, kvm003, kvm004, kvm005, kvm006, kvm007, kvm008, kvm009, kvm010,
-    kvm011, kvm012, kvm013, kvm014, kvm015,
+    kvm011, kvm012, kvm013, kvm014, kvm015, kvm016,
 )
 
 RULES: dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}

@@ -96,25 +96,27 @@ class At:
     and the site of the step (both computed when first read). Depending on
     the hook: `name` (the primitive's function, the lock, the list),
     `outcome` (enable: "on", "busy", "fails"; tdx_cpu: "done", "fails";
-    lock: "taken", "again"), `lock`/`shared`/`first` (lock; `first` is where
-    the thread first took it), `cpus`/`work`/`how` (cpu_pass: the CPUs
+    lock: "taken", "again"), `lock`/`shared`/`sleeps`/`first` (lock: may it
+    sleep; `first` is where the thread first took it), `cpus`/`work`/`how` (cpu_pass: the CPUs
     covered, "enable" or "tdx"), `verb` (list_op, init_work), `kind`
     (register), `frame` (the frame that runs the step: at cross_return the
     cross call's), `before` (resume_done: virtualization before suspend)."""
 
     __slots__ = ("world", "program", "thread", "cpu", "name", "outcome", "lock", "shared",
-                 "first", "cpus", "work", "how", "verb", "kind", "frame", "before",
+                 "sleeps", "first", "cpus", "work", "how", "verb", "kind", "frame", "before",
                  "_ctx", "_site", "_where")
 
     def __init__(self, world: World, program: Program, thread: Thread | None = None,
                  cpu: int = 0, *, ctx: str | None = None, site: Where | None = None,
                  where: Callable[[], Where] | None = None, name: str = "", outcome: str = "",
-                 lock: str = "", shared: bool = False, first: Where = ("", "", 0),
+                 lock: str = "", shared: bool = False, sleeps: bool = False,
+                 first: Where = ("", "", 0),
                  cpus: tuple[int, ...] = (), work: str = "", how: str = "", verb: str = "",
                  kind: str = "", frame: Frame | None = None,
                  before: tuple[bool, ...] = ()) -> None:
         self.world, self.program, self.thread, self.cpu = world, program, thread, cpu
         self.name, self.outcome, self.lock, self.shared, self.first = name, outcome, lock, shared, first
+        self.sleeps = sleeps
         self.cpus, self.work, self.how, self.verb, self.kind = cpus, work, how, verb, kind
         self.frame, self.before = frame, before
         self._ctx, self._site, self._where = ctx, site, where
@@ -203,7 +205,8 @@ class Site:
     thread, cpu (a Promela expression), ctx (the frame's context: init,
     ioctl, exit, hotplug, IPI, setup, PREPARE, STARTING, ONLINE, reboot,
     shutdown, syscore). At a lock hook: the lock, its id, whether it is taken
-    for read, and every lock (name, id) the thread may hold. At enable and
+    for read and whether it may sleep, and every lock (name, id) the thread
+    may hold. At enable and
     cross-call hooks: whether a cross call runs the vendor enable directly,
     the innermost cross call's flag "a callback failure not recorded yet",
     and the flags of all enclosing cross calls. At a cpu_pass hook: the
@@ -220,6 +223,7 @@ class Site:
     lock: str = ""
     lock_id: str = ""
     shared: bool = False
+    sleeps: bool = False
     locks: tuple[tuple[str, str], ...] = ()
     direct: bool = False
     dropped: str = ""
