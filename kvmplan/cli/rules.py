@@ -23,6 +23,7 @@ _SECTIONS = (
     ("Example", "example", False),
     ("How to fix", "fix", False),
     ("How kvmplan checks it", "checked", True),
+    ("What it cannot see", "blind", True),
 )
 
 

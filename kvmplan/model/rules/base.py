@@ -42,6 +42,9 @@ class Rule:
     example: str
     fix: str
     checked: str
+    # what the check cannot see: constructs the front-end drops, files and
+    # paths outside the model, bounds
+    blind: str
 
 
 # Hook points: where both engines run the rules' checks. The Python engine

@@ -52,6 +52,9 @@ RULE: Rule = Rule(
     summary="While a VM exists, every schedulable CPU has virtualization on.",
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: state predicate on every explored state.",
+    blind="VM ioctls and vCPUs (the model creates and destroys one VM, it runs no vCPU); CPUs "
+    "are checked only while active, not while tasks are frozen for suspend or once a reboot has "
+    "begun; code outside the files the model reads.",
 )
 
 MESSAGES = {

@@ -56,6 +56,9 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each vendor enable/disable call, in every "
     "explored interleaving.",
+    blind="Enables and disables other than the vendor's kvm_x86_ops implementations "
+    "(VMXON/VMXOFF issued from core x86 code, TDX or emergency paths are not in the model's "
+    "files); per-CPU flags other than plain __this_cpu/cpumask bookkeeping.",
 )
 
 MESSAGES = {

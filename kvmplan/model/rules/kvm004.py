@@ -66,6 +66,9 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each failing vendor enable, from the context "
     "it runs in (cpuhp section, IPI, resume).",
+    blind="Failures of anything but the vendor per-CPU enable (one CPU of each run can't "
+    "enable); a failure recorded through a pointer argument or a per-CPU structure rather than a "
+    "global, an atomic or a per-CPU flag.",
 )
 
 MESSAGES = {

@@ -63,6 +63,9 @@ RULE: Rule = Rule(
     checked="model: checked at each cross call or online-CPU pass against "
     "overlapping cpu_up(); a CPU onlined after a pass that held "
     "cpus_read_lock() is left to KVM001/KVM014.",
+    blind="Passes over CPU masks other than the online CPUs (for_each_online_cpu, on_each_cpu, "
+    "smp_call_function*): cpu_active_mask, a custom cpumask or a work item per CPU are not "
+    "recognized as passes.",
 )
 
 MESSAGES = {

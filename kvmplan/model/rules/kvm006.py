@@ -53,6 +53,8 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each list_add/list_del on vm_list against "
     "the walks in progress in other threads.",
+    blind="Walks and updates of other VM collections (an xarray, an idr, an RCU list walked "
+    "under rcu_read_lock only); a second VM (the model has one); walks over per-VM state.",
 )
 
 MESSAGES = {

@@ -83,6 +83,9 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: (a) and (b) at each acquisition; (c) as a cycle search "
     "over the lock-order graph of all explored executions.",
+    blind="Locks the front-end does not recognize (locks taken through wrapper functions it does "
+    "not know, seqlocks, bit locks); two locks of the same name in different objects count as "
+    "one (the model has one VM); cycles of four locks or more.",
 )
 
 MESSAGES = {

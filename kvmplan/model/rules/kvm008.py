@@ -58,6 +58,10 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model, with --failures N: checked when a failing module init "
     "or VM creation returns; only calls the model treats as fallible fail.",
+    blind="Failures only where the model injects them (--failures N: a branch on an unknown "
+    "value in module init or VM creation); what init leaves in debugfs, sysfs or allocated "
+    "memory (only registrations, cpuhp states, VMs, usage counts and virtualization are "
+    "checked).",
 )
 
 MESSAGES = {

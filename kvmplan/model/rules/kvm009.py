@@ -49,6 +49,9 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked at each successful vendor enable after the "
     "reboot thread ran KVM's disable.",
+    blind="Shutdown paths other than reboot notifiers and syscore .shutdown: the emergency "
+    "reboot and crash (NMI shootdown, cpu_emergency_disable_virtualization()) and kexec are not "
+    "in the model.",
 )
 
 MESSAGES = {

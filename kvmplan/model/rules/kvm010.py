@@ -52,6 +52,8 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: compares per-CPU state before and after each pm cycle; "
     "checks enable failures on the resume path.",
+    blind="Hibernation and suspend-to-idle (only suspend to RAM, with CPU0 losing its "
+    "virtualization state while asleep); resume callbacks other than syscore ops.",
 )
 
 MESSAGES = {

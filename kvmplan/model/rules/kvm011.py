@@ -52,6 +52,9 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: init paths, for work after misc_register() and for the "
     "pairs in grammars/lifecycle.txt `after` lines.",
+    blind="Init work other than counts, vm_list changes, registrations, cpuhp states and enables "
+    "after /dev/kvm: e.g. a cache or mask sized from a value hardware_setup() produces and used "
+    "before it (seed 004) is not seen.",
 )
 
 MESSAGES = {

@@ -47,6 +47,8 @@ RULE: Rule = Rule(
     summary="Module exit leaves no VM and no registration behind.",
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked when the exit thread completes module_exit.",
+    blind="Modules other than the vendor module's module_exit; references held by anything but "
+    "VMs (file descriptors of other KVM objects, workqueues, timers).",
 )
 
 MESSAGES = {

@@ -49,6 +49,8 @@ RULE: Rule = Rule(
     what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
     checked="model: checked when either function runs, from the context of "
     "the step that reached it.",
+    blind="User-return MSR helpers other than those grammars/lifecycle.txt names; MSR writes "
+    "made directly.",
 )
 
 MESSAGES = {

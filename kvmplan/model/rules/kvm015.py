@@ -45,6 +45,7 @@ RULE: Rule = Rule(
     checked="not checked: the model has no vCPU-creation ioctls; planned "
     "for series analysis of diffs (a VM-wide parameter such as max_vcpu_id "
     "written after vCPUs exist or without kvm->lock).",
+    blind="Everything: the model runs no VM ioctl and no vCPU creation yet.",
 )
 
 # Not checked yet: the model runs no vCPU-creation ioctl (RULE.checked).

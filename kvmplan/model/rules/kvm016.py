@@ -54,6 +54,9 @@ RULE: Rule = Rule(
     "from the context the code runs in and the spinlocks its thread holds; "
     "sleeping calls that are not locks (GFP_KERNEL allocations, "
     "msleep(), wait_event()) are not seen.",
+    blind="Sleeping calls that are not locks (GFP_KERNEL allocations, msleep(), wait_event(), "
+    "mutex-protected helpers called through function pointers the model does not resolve); code "
+    "run by contexts the model does not have (NMI, softirq, timers).",
 )
 
 MESSAGES = {
