@@ -92,7 +92,9 @@ class Tracked:
     accepted: str = ""
     # why the finding may come from the way the series was applied rather
     # than from the code: a hunk in a file of its trace did not apply at or
-    # before the patch it is attributed to ("" when every hunk applied)
+    # before the patch it is attributed to, or its location or trace passes
+    # through a function the series defines twice, so that which definition
+    # the model ran is arbitrary ("" when neither)
     uncertain: str = ""
     # the hunk of its patch the finding is about (analyze.hunks.pick_hunk)
     hunk: HunkRef | None = None
@@ -281,7 +283,10 @@ def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
     diags.extend(notes)
     changed = [i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))]
 
-    tracked = _track(series, per_prefix, history, config)
+    twice = _defined_twice(series, programs)
+    diags.extend(d for d, _ in twice.values())
+    tracked = _track(series, per_prefix, history, config,
+                     {name: why for name, (_, why) in twice.items()})
     lifecycle = frozenset(name for prog in programs for name in prog.functions)
     patches = []
     total = Coverage()
@@ -387,8 +392,46 @@ def _map_runs(programs: list[Program], bounds: Bounds, rules: set[str], jobs: in
     return [r for r in out if r is not None]
 
 
+def _defined_twice(series: Series, programs: list[Program]) -> dict[str, tuple[Diagnostic, str]]:
+    """Lifecycle functions the series leaves with two strong definitions
+    that the graph's rules do not choose between (HookGraph.ambiguous): the
+    graph takes one by file name, so which code the model ran, and any
+    finding through the function, may follow from that choice rather than
+    from the code. For each function the model runs (Program.functions) at
+    any prefix (the definition the graph took may be one the model leaves
+    out, a stub) whose defining files after some patch differ from the
+    base's: the diagnostic naming the first such patch, and the reason its
+    findings are uncertain. An ambiguity the base already has is left out:
+    the graph makes the same choice at every prefix, so it cannot change a
+    finding's status."""
+    lifecycle = {name for program in programs for name in program.functions}
+    base = {name: _files(where) for name, where in programs[0].graph.ambiguous.items()}
+    out: dict[str, tuple[Diagnostic, str]] = {}
+    for i, program in enumerate(programs[1:], 1):
+        for name, where in sorted(program.graph.ambiguous.items()):
+            if name in out or name not in lifecycle or base.get(name) == _files(where):
+                continue
+            p = series.patches[i - 1]
+            places = "; ".join(f"{file}:{line}" for file, line in where)
+            what = "a second definition" if len(where) == 2 else "another definition"
+            text = (f"patch {p.index}/{p.expected} adds {what} of {name}() ({places}): the "
+                    f"kernel would not link both (or they belong to different configs) and "
+                    f"which one the model runs is arbitrary; findings through {name}() are "
+                    "uncertain")
+            why = (f"{name}() has {len(where)} definitions after patch {p.index} ({places}) "
+                   "and which one the model ran is arbitrary")
+            out[name] = (Diagnostic("warning", text, p.message_id), why)
+    return out
+
+
+def _files(where: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    return tuple(file for file, _ in where)
+
+
 def _track(series: Series, per_prefix: list[list[Finding]], history: History,
-           config: Config) -> tuple[Tracked, ...]:
+           config: Config, twice: dict[str, str]) -> tuple[Tracked, ...]:
+    """Each finding across the prefixes; `twice`: function → why findings
+    through it are uncertain (see _defined_twice)."""
     n = len(per_prefix) - 1
     seen: dict[tuple[str, str, str], list[Finding | None]] = {}
     for i, findings in enumerate(per_prefix):
@@ -426,7 +469,8 @@ def _track(series: Series, per_prefix: list[list[Finding]], history: History,
             None if intro is None else series.patches[intro - 1].index,
             None if fixed is None else series.patches[fixed - 1].index,
             shown, config.accepted(f.rule, f.function),
-            _uncertain(history, f, status, intro, fixed)))
+            "; ".join(r for r in (_uncertain(history, f, status, intro, fixed),
+                                  _through(row, twice)) if r)))
     order = {"introduced": 0, "transient": 1, "fixed": 2, "pre-existing": 3}
     out.sort(key=lambda t: (order[t.status], t.patch or 0, t.rule, t.file, t.line, t.message))
     return tuple(out)
@@ -457,6 +501,15 @@ def _uncertain(history: History, f: Finding, status: str, intro: int | None,
     more = f" and {len(misses) - 3} more" if len(misses) > 3 else ""
     return (f"{', '.join(misses[:3])}{more} did not apply to the base, so the code the model "
             "ran is not the code the series makes")
+
+
+def _through(row: list[Finding | None], twice: dict[str, str]) -> str:
+    """Why a finding is uncertain because its location or trace, after any
+    prefix where it holds, passes through a function defined twice; ""
+    when none does."""
+    names = {name for f in row if f is not None
+             for name in (f.function, *(s.function for s in f.trace))}
+    return "; ".join(twice[name] for name in sorted(names & twice.keys()))
 
 
 def _touches(hunk: Hunk, names: set[str]) -> bool:

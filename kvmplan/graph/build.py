@@ -94,6 +94,7 @@ def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpSt
     vendor_dir = VENDOR_DIRS.get(vendor, "")
     other_vendor_dirs = tuple(d for v, d in VENDOR_DIRS.items() if v != vendor)
     functions: dict[str, Function] = {}
+    definitions: dict[str, list[Function]] = {}    # name → its global definitions
     statics: dict[tuple[str, str], Function] = {}
     tables: dict[str, list[Table]] = {}
     global_types: dict[str, str] = {}
@@ -110,6 +111,8 @@ def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpSt
         for fn in unit.functions:
             if fn.static:
                 statics[(fn.file, fn.name)] = fn
+            else:
+                definitions.setdefault(fn.name, []).append(fn)
             prev = functions.get(fn.name)
             if prev is None or _better(fn, prev, vendor_dir, other_vendor_dirs):
                 functions[fn.name] = fn
@@ -119,6 +122,7 @@ def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpSt
         bindings=bindings, x86_ops=x86_ops, global_types=global_types,
         per_cpu=frozenset(per_cpu), cpuhp_states=states, entries=[], cpuhp=[], edges=[],
         errors=errors, files=sorted(u.path for u in units), params=_module_params(units),
+        ambiguous=_ambiguous(definitions, other_vendor_dirs),
     )
     graph = replace(graph, entries=_entries(graph, units))
     edges, cpuhp = _edges(graph)
@@ -145,16 +149,47 @@ def _module_params(units: list[FileUnit]) -> dict[str, str]:
     return dict(sorted(params.items()))
 
 
+def _rank(fn: Function, other_dirs: tuple[str, ...]) -> tuple[int, int, int, int]:
+    """How strongly a definition claims its name; the highest is linked."""
+    return (
+        0 if fn.weak else 1,                      # strong overrides __weak
+        0 if fn.file.startswith(other_dirs) else 1,  # the chosen vendor's code
+        1 if fn.file.endswith(".c") else 0,       # a definition over a header stub
+        0 if fn.static else 1,
+    )
+
+
 def _better(new: Function, old: Function, vendor_dir: str, other_dirs: tuple[str, ...]) -> bool:
-    """Which of two same-named definitions a call binds to."""
-    def rank(fn: Function) -> tuple[int, int, int, int]:
-        return (
-            0 if fn.weak else 1,                      # strong overrides __weak
-            0 if fn.file.startswith(other_dirs) else 1,  # the chosen vendor's code
-            1 if fn.file.endswith(".c") else 0,       # a definition over a header stub
-            0 if fn.static else 1,
-        )
-    return rank(new) > rank(old)
+    """Which of two same-named definitions a call binds to. When the rank
+    does not decide (two strong definitions in the same kind of place, see
+    _ambiguous), the one whose file, then line, sorts first: stable, and
+    independent of the order the files were read in, but arbitrary (a new
+    file of a series can sort first), so the graph records the name in
+    HookGraph.ambiguous and the analyze stage marks findings through it
+    uncertain."""
+    a, b = _rank(new, other_dirs), _rank(old, other_dirs)
+    if a != b:
+        return a > b
+    return (new.file, new.line) < (old.file, old.line)
+
+
+def _ambiguous(definitions: dict[str, list[Function]],
+               other_dirs: tuple[str, ...]) -> dict[str, tuple[tuple[str, int], ...]]:
+    """Global functions with two or more strong definitions of the highest
+    rank: (file, line) of each, sorted. Not ambiguous: a __weak default and
+    its override, VMX and SVM code (the other vendor ranks lower), a header
+    stub and its .c definition, static functions (`definitions` holds none)."""
+    out: dict[str, tuple[tuple[str, int], ...]] = {}
+    for name in sorted(definitions):
+        fns = definitions[name]
+        if len(fns) < 2:
+            continue
+        top = max(_rank(fn, other_dirs) for fn in fns)
+        tied = sorted((fn.file, fn.line) for fn in fns
+                      if not fn.weak and _rank(fn, other_dirs) == top)
+        if len(tied) > 1:
+            out[name] = tuple(tied)
+    return out
 
 
 def _bindings(tables: dict[str, list[Table]]) -> dict[tuple[str, str], list[OpBinding]]:

@@ -75,7 +75,15 @@ class OpBinding:
 class HookGraph:
     """Functions by name (strong over weak, vendor-selected), ops bindings,
     cpuhp states of the tree, entries and resolved call edges. Frozen: the
-    stages after graph read it and build their own structures beside it."""
+    stages after graph read it and build their own structures beside it.
+
+    `ambiguous` names the global functions with two or more strong
+    definitions that the selection rules (graph.build._better: strong over
+    __weak, the chosen vendor's directory over the other's, a .c file over
+    a header) do not choose between: name → (file, line) of each of those
+    definitions, sorted. The kernel would not link both (or they belong to
+    different configs); `functions[name]` holds the first of them, so the
+    choice is stable but arbitrary, and a verdict must not rest on it."""
 
     root: str
     vendor: str
@@ -94,6 +102,8 @@ class HookGraph:
     files: list[str] = field(default_factory=list)
     # module parameter variable → its default (literal initializer) value
     params: dict[str, str] = field(default_factory=dict)
+    # name → (file, line) of each strong definition no rule chooses between
+    ambiguous: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     def function(self, name: str, from_file: str = "") -> Function | None:
         """Resolve a direct call: a static in the caller's file first, then global."""

@@ -124,7 +124,7 @@ def test_no_series_introduces_or_fixes_anything_mail_only(name: str) -> None:
                                   "kvm-reboot-race-hw-enable-v2-2023-05"])
 def test_reboot_race_bug_is_reported_pre_existing_on_6_1(name: str) -> None:
     """TRUE: 6.1.192 still disables from a reboot notifier (kvm_main.c:5181
-    kvm_reboot, registered at :5952) and hardware_enable_all() (:5160) never
+    kvm_reboot, registered at :5952) and hardware_enable_all() (:5159) never
     looks at system_state, so a KVM_CREATE_VM in flight enables after
     kvm_reboot(): the bug the series fixes. The series does not apply to
     6.1 (it is based on the 6.3 kvm_init() rework), so it stays
@@ -160,8 +160,8 @@ def test_backport_patch_1_alone_does_not_fix_the_reboot_race() -> None:
     " the value it already holds; the fix is in 6.1 in Paolo's form, nothing was judged"))
 def test_create_vm_failure_fixes_v1_is_not_clean_on_6_1() -> None:
     """6.1.192 kvm_create_vm() already has `int r = -ENOMEM` (kvm_main.c:1151),
-    init_srcu_struct() first (:1188) and the users_count drop at
-    out_err_no_arch_destroy_vm (:1263): the fixes of both patches, in the
+    init_srcu_struct() first (:1189) and the users_count drop at
+    out_err_no_arch_destroy_vm (:1270): the fixes of both patches, in the
     form Paolo reposted (the 2019-11 mbox). 1/2 lands with fuzz as a no-op,
     2/2 fails."""
     assert analyze("kvm-create-vm-failure-fixes-v1-2019-11")["verdict"] != "clean"
