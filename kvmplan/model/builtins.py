@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
-from kvmplan.model.program import Program, Target, vendor_entry
+from kvmplan.model.program import Program, Target
 from kvmplan.model.semantics import handlers
 from kvmplan.model.trace import Site
 from kvmplan.model.world import Blocked, Frame, Thread, World, release
@@ -440,7 +440,7 @@ def suspend(r: Machine, frame: Frame) -> None:
 
 def _module_init_site(r: Machine) -> tuple[str, str, int]:
     """Where a finding with no KVM code of its own points: the vendor module_init."""
-    fn = r.p.functions.get(vendor_entry(r.p.graph))
+    fn = r.p.functions.get(r.p.entry())
     return (fn.name, fn.file, fn.line) if fn else ("", "", 0)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.model.interp import Outcome, Runner
 from kvmplan.model.kernel import IRQS_OFF
-from kvmplan.model.program import Program, build_program, vendor_entry
+from kvmplan.model.program import Program, build_program
 from kvmplan.model.rules import CHECKS, fire
 from kvmplan.model.rules.base import At
 from kvmplan.model.semantics import handlers
@@ -63,8 +63,7 @@ class Result:
 
 
 def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
-    graph = program.graph
-    init_entry = vendor_entry(graph)
+    init_entry = program.entry()
     worlds = []
     for bad in [None] + list(range(1, bounds.cpus)):
         threads = [Thread("init", [Frame(init_entry, 0, 0, "init")] if init_entry else [])]
@@ -74,28 +73,12 @@ def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
         worlds.append(World(
             ncpus=bounds.cpus, online=[True] * bounds.cpus, active=[True] * bounds.cpus,
             virt=[False] * bounds.cpus, bad=[c == bad for c in range(bounds.cpus)], percpu={},
-            globals=_initial_globals(program),
+            globals=dict(program.initial),
             locks={}, cpuhp={}, regs=set(), module="loading", vms=0, threads=threads,
             hotplug_left=bounds.hotplug_events, failures_left=bounds.failures,
             system_left=1 if bounds.system else 0,
         ))
     return worlds
-
-
-def _initial_globals(program: Program) -> dict[str, object]:
-    """Counters start at 0; the lifecycle's module parameters (grammars/
-    lifecycle.txt) at the defaults their declarations give."""
-    values: dict[str, object] = {name: 0 for name in program.vocab.get("counter", ())}
-    values["system_state"] = "SYSTEM_RUNNING"
-    wanted = program.vocab.get("param", frozenset())
-    for name, init in program.graph.params.items():
-        if name not in wanted:
-            continue
-        if init in ("true", "false"):
-            values[name] = "t" if init == "true" else "f"
-        elif init.lstrip("-").isdigit():
-            values[name] = int(init)
-    return values
 
 
 def _cpu_taken(w: World, t: Thread) -> bool:
@@ -159,7 +142,7 @@ def start_init(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
     nt.done = True
     nw.module = "gone" if nt.retval == "err" else "live"
     out = Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])
-    _fire(out, "init_done", At(nw, program, nt, where=lambda: _site(program, vendor_entry(program.graph))))
+    _fire(out, "init_done", At(nw, program, nt, where=lambda: _site(program, program.entry())))
     return [out]
 
 
@@ -215,8 +198,7 @@ def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...])
         out = Outcome(nw, [Step("system", 0, "module_exit returned: module text and data freed",
                                 "", "", 0)])
         _fire(out, "unloaded", At(nw, program, nw.thread("system"),
-                                  where=lambda: _site(program, vendor_entry(program.graph,
-                                                                            "module_exit"))))
+                                  where=lambda: _site(program, program.entry("module_exit"))))
         return [out]
     if w.system_left <= 0:
         return []
@@ -239,7 +221,7 @@ def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...])
         else:
             nt.phase = UNLOAD
             nw.module = "unloading"
-            exit_key = vendor_entry(program.graph, "module_exit")
+            exit_key = program.entry("module_exit")
             nt.frames.append(Frame(exit_key, 0, 0, "exit"))
             text = f"rmmod: module_exit {exit_key}() begins"
         outs.append(Outcome(nw, [Step("system", 0, text, "", "", 0)]))
@@ -253,7 +235,7 @@ def program_system_events(program: Program, w: World, quiet: bool,
         events.append("reboot")
     if quiet and "suspend" in bounds_events:
         events.append("suspend")
-    exit_key = vendor_entry(program.graph, "module_exit")
+    exit_key = program.entry("module_exit")
     if quiet and "unload" in bounds_events and w.vms == 0 and exit_key in program.functions:
         events.append("unload")
     return events

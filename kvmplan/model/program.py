@@ -60,9 +60,18 @@ class Program:
     work: dict[str, str]
     # (function key, loop index) → does the loop body touch lifecycle state?
     body_matters: dict[tuple[str, int], bool]
+    # the globals the model tracks, with their value at the start (world.Value):
+    # see initial_globals()
+    initial: dict[str, object]
 
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
+
+    def entry(self, kind: str = "module_init") -> str:
+        """The vendor module's module_init (or module_exit) when the model runs
+        it, else "" (none, or it touches nothing of the lifecycle)."""
+        key = vendor_entry(self.graph, kind)
+        return key if key in self.functions else ""
 
 
 def _key(fn: Function, graph: HookGraph) -> str:
@@ -111,7 +120,26 @@ def build_program(graph: HookGraph) -> Program:
             callbacks[(e.mode, e.name)] = tuple(sorted(set(found)))
     return Program(graph, functions, targets, failure, frozenset(relevant),
                    frozenset(enable_fns), frozenset(disable_fns), vocab, callbacks, counters,
-                   _enabling_work(functions, targets), _loop_bodies(functions, targets))
+                   _enabling_work(functions, targets), _loop_bodies(functions, targets),
+                   initial_globals(graph, vocab))
+
+
+def initial_globals(graph: HookGraph, vocab: dict[str, frozenset[str]]) -> dict[str, object]:
+    """The globals the model tracks and their values at the start: the usage
+    counters (grammars/lifecycle.txt) at 0, system_state SYSTEM_RUNNING, the
+    lifecycle's module parameters at the defaults their declarations give.
+    (atomic_*() and counts on other globals create them as they run.)"""
+    values: dict[str, object] = {name: 0 for name in vocab.get("counter", ())}
+    values["system_state"] = "SYSTEM_RUNNING"
+    wanted = vocab.get("param", frozenset())
+    for name, init in graph.params.items():
+        if name not in wanted:
+            continue
+        if init in ("true", "false"):
+            values[name] = "t" if init == "true" else "f"
+        elif init.lstrip("-").isdigit():
+            values[name] = int(init)
+    return values
 
 
 def vendor_entry(graph: HookGraph, kind: str = "module_init") -> str:

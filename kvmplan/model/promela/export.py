@@ -34,7 +34,7 @@ class _Exporter(Threads):
         out = [self._header(), ENV_PML.read_text(encoding="utf-8"), self._globals()]
         out += [p.text() for p in procs]
         bad = " ".join([":: bad = NO_CPU"] + [f":: bad = {c}" for c in range(1, self.ncpus)])
-        busy = f"busy[{INIT}] = 1; " if self._vendor_entry("module_init") else ""
+        busy = f"busy[{INIT}] = 1; " if self.p.entry() else ""
         runs = "; ".join(f"run {p.name}()" for p in procs)
         out.append("init {\n\tatomic {\n"
                    "\t\t/* one CPU other than CPU0 can't enable virtualization, or none */\n"

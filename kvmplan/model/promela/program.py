@@ -190,19 +190,17 @@ class Picture:
         self.facts = self._facts()
 
     def _initial(self) -> dict[str, str]:
-        """The globals with an initial value: the usage counters (0),
-        system_state, the module parameters the lifecycle reads."""
-        initial: dict[str, str] = {name: "0" for name in sorted(self.vocab.get("counter", ()))}
-        initial["system_state"] = self._named("SYSTEM_RUNNING")
-        wanted = self.vocab.get("param", frozenset())
-        for name, init in sorted(self.p.graph.params.items()):
-            if name not in wanted:
-                continue
-            if init in ("true", "false"):
-                initial[name] = "V_T" if init == "true" else "V_F"
-            elif _digit_like(init):
-                initial[name] = self._int(int(init), f"module parameter {name}")
-        return initial
+        """The globals the program tracks from the start (Program.initial),
+        as Promela values."""
+        out: dict[str, str] = {}
+        for name, value in sorted(self.p.initial.items()):
+            if isinstance(value, int):
+                out[name] = self._int(value, f"the initial value of {name}")
+            elif value in ("t", "f", "?"):
+                out[name] = {"t": "V_T", "f": "V_F", "?": "V_UNK"}[value]
+            else:
+                out[name] = self._named(str(value))
+        return out
 
     def _collect(self) -> tuple[set[str], set[str], set[str], set[tuple[str, str]],
                                 dict[str, list[tuple[str, str]]]]:

@@ -7,7 +7,7 @@ callbacks (see the package docstring for the threads' shape)."""
 
 from __future__ import annotations
 
-from kvmplan.graph.build import VENDOR_DIRS
+
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
 from kvmplan.model.kernel import HOTPLUG_LOCK, SYSTEM_EVENTS
 from kvmplan.model.promela.checks import HOTPLUG, INIT, SYSTEM, USER, Site
@@ -19,20 +19,12 @@ class Threads(Emitter):
     """Each environment thread as a Promela process."""
 
     # -- init and user ------------------------------------------------------------------------
-    def _vendor_entry(self, kind: str) -> str:
-        """The vendor module's module_init (or module_exit) function."""
-        vdir = VENDOR_DIRS.get(self.p.graph.vendor, "")
-        for entry in self.p.graph.entries:
-            if entry.kind == kind and entry.file.startswith(vdir):
-                return entry.function
-        return ""
-
     def init_thread(self) -> _Proc:
         """init: runs the vendor module_init on CPU0 (busy from the start);
         then the environment sees its return value: the module is live, or
         gone if it returned an error."""
         proc = _Proc("t_init", INIT)
-        entry = self._vendor_entry("module_init")
+        entry = self.p.entry()
         if not entry:
             proc.emit(_step(f"NOSTOP({INIT})", ["module_state = MOD_LIVE"]))
             return proc
@@ -209,7 +201,7 @@ class Threads(Emitter):
         time; suspend/resume once the module is live and no VM operation or
         hotplug runs (QUIET); module unload then too, with no VM and a
         module_exit to run. None when no event is possible."""
-        exit_key = self._vendor_entry("module_exit")
+        exit_key = self.p.entry("module_exit")
         events = [e for e in SYSTEM_EVENTS if e in self.bounds.system
                   and (e != "unload" or exit_key in self.p.functions)]
         if not events:
