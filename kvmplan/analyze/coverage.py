@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 from kvmplan.baseline.extract import is_tracked
 from kvmplan.cparse.hunk import section_function
 from kvmplan.diff import FilePatch, Hunk
-from kvmplan.diff.apply import FileOutcome
+from kvmplan.diff.apply import FileOutcome, HunkResult, context_ends
 
 PLACED = ("exact", "offset", "fuzz")
 
@@ -126,7 +126,7 @@ def patch_coverage(files: Sequence[FilePatch], outcomes: Sequence[FileOutcome],
             counts[result.status] = counts.get(result.status, 0) + 1
             if tracked and result.status in PLACED:
                 lines_in += hunk.added + hunk.removed
-                functions |= (_named(hunk) | _enclosing(before, fp.path, hunk)) & lifecycle
+                functions |= (_named(hunk) | _enclosing(before, fp.path, hunk, result)) & lifecycle
     return Coverage(counts["exact"], counts["offset"], counts["fuzz"], counts["present"],
                     counts["failed"], in_model, outside, other, lines_in, lines_out,
                     tuple(sorted(functions)), tuple(sorted(outside_files)))
@@ -144,13 +144,14 @@ def _named(hunk: Hunk) -> set[str]:
     return names | ({found} if found else set())
 
 
-def _enclosing(spans: Spans | None, path: str, hunk: Hunk) -> set[str]:
+def _enclosing(spans: Spans | None, path: str, hunk: Hunk, result: HunkResult) -> set[str]:
     """Functions whose body holds a line the hunk removes, or the line after
-    which it adds some (context lines alone touch nothing)."""
+    which it adds some (context lines alone touch nothing), where the hunk
+    landed (its header's line is only where it was written against)."""
     if not spans or path not in spans:
         return set()
     changed: set[int] = set()
-    old = hunk.old_start
+    old = result.line - min(result.fuzz, context_ends(hunk)[0])
     for ln in hunk.lines:
         if ln.kind == " ":
             old += 1
@@ -194,4 +195,7 @@ def decide(patches: int, coverage: Coverage, introduced: bool, base: str) -> Ver
         return Verdict("inconclusive", f"outside the model: {c.lines_outside} of "
                        f"{c.lines_outside + c.lines_in_model} changed lines of lifecycle code are "
                        f"in files the model does not read ({_files(c.outside)})")
+    if not c.functions:
+        return Verdict("inconclusive", "judged nothing: the hunks that applied change no "
+                       "function the lifecycle model runs, so its run says nothing about them")
     return Verdict("clean", "")
