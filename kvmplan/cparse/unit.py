@@ -16,6 +16,7 @@ from kvmplan.cparse.mask import mask_source
 from kvmplan.cparse.tables import query_text
 
 _HEADER_WORDS = re.compile(r"\b(__weak|__init|__exit|inline|__always_inline|static)\b")
+_WEAK_ATTRIBUTE = re.compile(r"__attribute__\s*\(\(\s*(?:__)?weak(?:__)?\s*\)\)")
 
 
 @lru_cache(maxsize=1)
@@ -82,8 +83,13 @@ def _function(path: str, node: Node, declarator: Node, body: Node, source: bytes
     name = declared_name(fdecl.child_by_field_name("declarator"))
     if not name or not re.fullmatch(r"[A-Za-z_]\w*", name):
         return None
-    header = source[node.start_byte:body.start_byte].decode("utf-8", "replace")
+    # from the start of its first line: the masker blanks annotations the
+    # grammar can't read, so a leading `__weak` is before the node
+    start = source.rfind(b"\n", 0, node.start_byte) + 1
+    header = source[start:body.start_byte].decode("utf-8", "replace")
     words = set(_HEADER_WORDS.findall(header))
+    if _WEAK_ATTRIBUTE.search(header):
+        words.add("__weak")
     params: list[ev.Param] = []
     plist = fdecl.child_by_field_name("parameters")
     for p in (plist.named_children if plist else []):

@@ -92,9 +92,6 @@ def test_two_strong_definitions_in_one_vendor_are_ambiguous() -> None:
     assert g.ambiguous == {"hook": (("arch/x86/kvm/vmx/a.c", 1), ("arch/x86/kvm/vmx/b.c", 1))}
 
 
-@pytest.mark.xfail(reason="the C front-end (kvmplan/cparse/unit.py) reads a leading `__weak` "
-                   "and `__attribute__((weak))` as strong, so the kernel's __weak defaults "
-                   "look like second definitions", strict=False)
 def test_every_spelling_of_weak_is_weak() -> None:
     g = _graph([
         _unit("virt/kvm/kvm_main.c", "__weak void leading(void)\n{\n}\n"
@@ -105,20 +102,8 @@ def test_every_spelling_of_weak_is_weak() -> None:
     assert g.ambiguous == {}
 
 
-# The real trees' lifecycle functions that look defined twice, and why.
-_WEAK_MISSED = pytest.mark.xfail(
-    reason="kvmplan/cparse/unit.py reads the __weak defaults in virt/kvm/kvm_main.c as strong "
-    "(see test_every_spelling_of_weak_is_weak): kvm_vm_ioctl_enable_cap() "
-    "(`int __attribute__((weak))`, a lifecycle function with svm) and, in 6.12, "
-    "kvm_arch_enable_virtualization() and kvm_arch_disable_virtualization() (`__weak void`)",
-    strict=False)
-
-
 @pytest.mark.parametrize(("version", "vendor"), [
-    ("6.1", "vmx"),
-    pytest.param("6.1", "svm", marks=_WEAK_MISSED),
-    pytest.param("6.12", "vmx", marks=_WEAK_MISSED),
-    pytest.param("6.12", "svm", marks=_WEAK_MISSED),
+    ("6.1", "vmx"), ("6.1", "svm"), ("6.12", "vmx"), ("6.12", "svm"),
 ])
 def test_the_real_trees_define_each_lifecycle_function_once(kernel_tree, version: str,
                                                             vendor: str) -> None:
