@@ -46,6 +46,36 @@ class Rule:
     # paths outside the model, bounds
     blind: str
 
+    @classmethod
+    def from_doc(cls, doc: str | None, severity: Severity, summary: str) -> "Rule":
+        """A rule from its module's docstring: "CODE name: title" on the first
+        line, then the sections of DOC_SECTIONS as "## Title" headings, in
+        that order (what kvmplan rules prints). The last two are one line each
+        (paragraph breaks are wrapped text)."""
+        lines = (doc or "").strip("\n").splitlines()
+        code, name = lines[0].split(":", 1)[0].split()
+        sections: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in lines[1:]:
+            if line.startswith("## "):
+                current = sections.setdefault(line[3:].strip(), [])
+            elif current is not None:
+                current.append(line)
+        text = {title: "\n".join(body).strip("\n") for title, body in sections.items()}
+        if list(text) != [title for title, _ in DOC_SECTIONS]:
+            raise ValueError(f"{code}: docstring sections {list(text)}, expected "
+                             f"{[title for title, _ in DOC_SECTIONS]}")
+        fields = {key: text[title] for title, key in DOC_SECTIONS}
+        for key in ("checked", "blind"):
+            fields[key] = " ".join(fields[key].split())
+        return cls(code=code, name=name, severity=severity, summary=summary, **fields)
+
+
+# The sections of a rule module's docstring, in order: (heading, Rule field).
+DOC_SECTIONS = (("What it checks", "what"), ("Why it matters", "why"), ("Example", "example"),
+                ("How to fix", "fix"), ("How kvmplan checks it", "checked"),
+                ("What it cannot see", "blind"))
+
 
 # Hook points: where both engines run the rules' checks. The Python engine
 # (interp.py, builtins.py, explorer.py) fires each with an `At`; the Promela

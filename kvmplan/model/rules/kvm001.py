@@ -1,17 +1,14 @@
-"""KVM001 all-online-enabled: a VM never meets a CPU without virtualization."""
+"""KVM001 all-online-enabled: a VM never meets a CPU without virtualization.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken
-from kvmplan.model.world import rebooting
-
-_WHAT = """\
 On every state the explorer reaches: while vm_list is non-empty, every
 active (schedulable) CPU has hardware virtualization on (VMXON done,
 EFER.SVME set). A CPU still coming up and not yet active is exempt; the
-check bites once the scheduler may place a vCPU there."""
+check bites once the scheduler may place a vCPU there.
 
-_WHY = """\
+## Why it matters
+
 A vCPU thread can run on any active CPU. If that CPU never executed
 VMXON, the first VM entry faults and the VM dies with an unrecoverable
 error. KVM keeps the promise with two mechanisms that must cover for each
@@ -19,9 +16,10 @@ other: enabling every online CPU when the first user appears
 (kvm_usage_count 0 -> 1), and a CPU-hotplug callback that enables each CPU
 brought up while the count is non-zero. A callback that forgets the
 enable, a failure that is swallowed (KVM004), or a pass over online CPUs
-that misses one being onlined (KVM005) each leave a hole."""
+that misses one being onlined (KVM005) each leave a hole.
 
-_EXAMPLE = """\
+## Example
+
     static int kvm_online_cpu(unsigned int cpu)    /* CPUHP_AP_KVM_ONLINE */
     {
         mutex_lock(&kvm_lock);
@@ -39,23 +37,35 @@ A VM is created while CPU1 is offline, then CPU1 comes back:
        19. [user CPU0] list_add(&kvm->vm_list, &vm_list)
        20. [hotplug CPU0] cpu_up(CPU1) begins: cpu_hotplug_lock taken for write
        22. [hotplug CPU0] CPUHP_AP_KVM_ONLINE [ONLINE] startup on CPU1
-       25. [hotplug CPU0] CPU1 active (schedulable)"""
+       25. [hotplug CPU0] CPU1 active (schedulable)
 
-_FIX = """\
+## How to fix
+
 In the ONLINE hotplug callback, enable whenever kvm_usage_count is
 non-zero and return the error, so a CPU that cannot enable is not brought
 online. When the first user enables all CPUs, hold cpus_read_lock() so no
-CPU can come up between that pass and the callback."""
+CPU can come up between that pass and the callback.
 
-RULE: Rule = Rule(
-    code="KVM001", name="all-online-enabled", severity="error",
-    summary="While a VM exists, every schedulable CPU has virtualization on.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: state predicate on every explored state.",
-    blind="VM ioctls and vCPUs (the model creates and destroys one VM, it runs no vCPU); CPUs "
-    "are checked only while active, not while tasks are frozen for suspend or once a reboot has "
-    "begun; code outside the files the model reads.",
-)
+## How kvmplan checks it
+
+model: state predicate on every explored state.
+
+## What it cannot see
+
+VM ioctls and vCPUs (the model creates and destroys one VM, it runs no
+vCPU); CPUs are checked only while active, not while tasks are frozen for
+suspend or once a reboot has begun; code outside the files the model reads.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken
+from kvmplan.model.world import rebooting
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="While a VM exists, every schedulable CPU has virtualization on.")
 
 MESSAGES = {
     "off": "a VM exists while CPU{cpu} is online and schedulable with virtualization off",

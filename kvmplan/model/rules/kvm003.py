@@ -1,17 +1,14 @@
-"""KVM003 no-double-enable: enable only where off, disable only where on."""
+"""KVM003 no-double-enable: enable only where off, disable only where on.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
-from kvmplan.model.world import rebooting
-
-_WHAT = """\
 Checked at each call of the vendor per-CPU enable (vmx_hardware_enable,
 vmx_enable_virtualization_cpu, the svm_* equivalents,
 cpu_enable_virtualization, raw VMXON): the CPU it runs on must have
-virtualization off. Each vendor disable must run on a CPU where it is on."""
+virtualization off. Each vendor disable must run on a CPU where it is on.
 
-_WHY = """\
+## Why it matters
+
 VMXON on a CPU already in VMX operation fails, and KVM's vendor enable
 bails out earlier with -EBUSY when CR4.VMXE (or EFER.SVME) is set, so a
 spurious enable looks like broken hardware and fails VM creation or the
@@ -20,9 +17,10 @@ CPU online. VMXOFF outside VMX operation raises #UD. KVM's per-CPU flag
 virtualization_enabled) makes enable and disable idempotent, but only
 when its test and its update cannot interleave with another enable on the
 same CPU, e.g. an IPI from VM creation landing between the hotplug
-callback's VMXON and its flag write."""
+callback's VMXON and its flag write.
 
-_EXAMPLE = """\
+## Example
+
     static void enable_ipi(void *ign)
     {
         /* no check of a per-CPU "enabled" flag */
@@ -43,23 +41,36 @@ creation then enables them again:
        ...
         7. [user CPU0] cross call enable_ipi on online CPUs [0, 1]
         8. [user CPU0] vmx_enable_virtualization_cpu() on CPU0:
-           virtualization already on -> -EBUSY"""
+           virtualization already on -> -EBUSY
 
-_FIX = """\
+## How to fix
+
 Test and set the per-CPU flag around every enable and disable, and make
 the paths that reach it exclude each other: hold cpus_read_lock() across
-cross-CPU enabling so it cannot interleave with the hotplug callbacks."""
+cross-CPU enabling so it cannot interleave with the hotplug callbacks.
 
-RULE: Rule = Rule(
-    code="KVM003", name="no-double-enable", severity="error",
-    summary="Enable only where virtualization is off, disable only where on.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked at each vendor enable/disable call, in every "
-    "explored interleaving.",
-    blind="Enables and disables other than the vendor's kvm_x86_ops implementations "
-    "(VMXON/VMXOFF issued from core x86 code, TDX or emergency paths are not in the model's "
-    "files); per-CPU flags other than plain __this_cpu/cpumask bookkeeping.",
-)
+## How kvmplan checks it
+
+model: checked at each vendor enable/disable call, in every explored
+interleaving.
+
+## What it cannot see
+
+Enables and disables other than the vendor's kvm_x86_ops implementations
+(VMXON/VMXOFF issued from core x86 code, TDX or emergency paths are not in
+the model's files); per-CPU flags other than plain __this_cpu/cpumask
+bookkeeping.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
+from kvmplan.model.world import rebooting
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="Enable only where virtualization is off, disable only where on.")
 
 MESSAGES = {
     "on": "{name} runs on CPU{cpu} where virtualization is already on",

@@ -1,11 +1,7 @@
-"""KVM004 enable-failure-handled: a failed per-CPU enable is never lost."""
+"""KVM004 enable-failure-handled: a failed per-CPU enable is never lost.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.graph.hooks import STARTING
-from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken, enable_fails
-
-_WHAT = """\
 The vendor per-CPU enable may fail on any CPU (the model marks CPUs that
 cannot enable). The rule breaks when it fails where nobody can act on it:
   - inside a STARTING cpuhp callback: IRQs are off, the return value is
@@ -13,9 +9,10 @@ cannot enable). The rule breaks when it fails where nobody can act on it:
   - inside an on_each_cpu()/IPI callback that returns without recording
     the failure in shared state (an atomic, a flag, a cpumask) that the
     caller can read;
-  - in a resume path that ignores it."""
+  - in a resume path that ignores it.
 
-_WHY = """\
+## Why it matters
+
 A CPU that cannot enable virtualization must not carry vCPUs (KVM001).
 Until 6.3 KVM enabled from CPUHP_AP_KVM_STARTING, where a VMXON or
 compatibility-check failure could only be logged; 6.3 moved the callback
@@ -27,9 +24,10 @@ on_each_cpu() discards the callback's return value, which is why
 hardware_enable_all() counts failures in hardware_enable_failed. syscore
 .resume returns void: 6.1's kvm_resume() called hardware_enable_nolock()
 and nothing looked at the outcome; 6.12 at least wraps it in
-WARN_ON_ONCE()."""
+WARN_ON_ONCE().
 
-_EXAMPLE = """\
+## Example
+
     static int kvm_starting_cpu(unsigned int cpu)    /* STARTING section */
     {
         raw_spin_lock(&kvm_count_lock);
@@ -51,25 +49,37 @@ CPU1 cannot enable; a VM exists when CPU1 comes online:
        21. [hotplug CPU0] CPUHP_AP_KVM_STARTING [STARTING] startup on CPU1
        25. [hotplug CPU1] vmx_hardware_enable() on CPU1 fails
 
-The same run reports KVM001 once CPU1 is schedulable."""
+The same run reports KVM001 once CPU1 is schedulable.
 
-_FIX = """\
+## How to fix
+
 Enable from an ONLINE-section callback (CPUHP_AP_KVM_ONLINE, or
 CPUHP_AP_ONLINE_DYN) and return the error, so the hotplug core rolls the
 online back. In a cross call, record each failure (atomic counter,
 cpumask) and have the caller check it and unwind. A resume callback
-cannot fail: WARN, and keep the CPU's state consistent."""
+cannot fail: WARN, and keep the CPU's state consistent.
 
-RULE: Rule = Rule(
-    code="KVM004", name="enable-failure-handled", severity="error",
-    summary="A failure of the per-CPU enable is never dropped.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked at each failing vendor enable, from the context "
-    "it runs in (cpuhp section, IPI, resume).",
-    blind="Failures of anything but the vendor per-CPU enable (one CPU of each run can't "
-    "enable); a failure recorded through a pointer argument or a per-CPU structure rather than a "
-    "global, an atomic or a per-CPU flag.",
-)
+## How kvmplan checks it
+
+model: checked at each failing vendor enable, from the context it runs in
+(cpuhp section, IPI, resume).
+
+## What it cannot see
+
+Failures of anything but the vendor per-CPU enable (one CPU of each run
+can't enable); a failure recorded through a pointer argument or a per-CPU
+structure rather than a global, an atomic or a per-CPU flag.
+"""
+
+from __future__ import annotations
+
+from kvmplan.graph.hooks import STARTING
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken, enable_fails
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="A failure of the per-CPU enable is never dropped.")
 
 MESSAGES = {
     "starting": "{name} fails on CPU{cpu} inside a STARTING hotplug callback, where the failure "

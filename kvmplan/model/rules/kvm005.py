@@ -1,23 +1,17 @@
-"""KVM005 hotplug-window: per-CPU work over online CPUs misses no CPU."""
+"""KVM005 hotplug-window: per-CPU work over online CPUs misses no CPU.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.kernel import HOTPLUG_LOCK
-from kvmplan.model.rules.base import (
-    At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds, facts, when,
-)
-from kvmplan.model.world import holds
-
-_WHAT = """\
 A cross call (on_each_cpu, smp_call_function*) or a for_each_online_cpu
 pass that does per-CPU enabling work (vendor enable, TDX per-CPU init) is
 issued without cpu_hotplug_lock held, while a cpu_up() of another CPU is
 in progress that the pass does not reach, and the hotplug callbacks that
 CPU still has to run do not do that work either. The CPU then finishes
 coming online without it: the callback that covers later CPUs is not
-registered yet, or does not exist."""
+registered yet, or does not exist.
 
-_WHY = """\
+## Why it matters
+
 A pass over cpu_online_mask sees a snapshot. Without cpus_read_lock(), a
 CPU can be half way up: too late for the pass, and past (or ahead of)
 the callback that would fix it up. Before 6.3, hardware_enable_all()
@@ -31,9 +25,10 @@ enabling/disabling"). In the 2024 TDX series
 (https://lore.kernel.org/r/461b78c38ffb3e59229caa806b6ed22e2c847b77.camel@intel.com),
 TDX per-CPU init was done over the online CPUs during hardware setup,
 while the hotplug callback that covers later CPUs was only registered
-later, by kvm_init()."""
+later, by kvm_init().
 
-_EXAMPLE = """\
+## Example
+
     static int hardware_enable_all(void)
     {
         raw_spin_lock(&kvm_count_lock);        /* no cpus_read_lock() */
@@ -47,26 +42,41 @@ _EXAMPLE = """\
 Trace shape: cpu_up(CPU1) runs the STARTING callback while
 kvm_usage_count is 0; VM creation then sends on_each_cpu() to CPU0 only;
 CPU1 is marked online with virtualization off. The finding points at the
-on_each_cpu() line (KVM001 follows once CPU1 is schedulable)."""
+on_each_cpu() line (KVM001 follows once CPU1 is schedulable).
 
-_FIX = """\
+## How to fix
+
 Hold cpus_read_lock() across the pass, and have the hotplug callback
 registered before the pass or in the same cpus_read_lock() section
 (cpuhp_setup_state() does both: it registers and runs the callback on
 every online CPU), so each CPU is either reached by the pass or runs the
-callback afterwards."""
+callback afterwards.
 
-RULE: Rule = Rule(
-    code="KVM005", name="hotplug-window", severity="warning",
-    summary="Per-CPU enabling over online CPUs misses no CPU coming up.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked at each cross call or online-CPU pass against "
-    "overlapping cpu_up(); a CPU onlined after a pass that held "
-    "cpus_read_lock() is left to KVM001/KVM014.",
-    blind="Passes over CPU masks other than the online CPUs (for_each_online_cpu, on_each_cpu, "
-    "smp_call_function*): cpu_active_mask, a custom cpumask or a work item per CPU are not "
-    "recognized as passes.",
+## How kvmplan checks it
+
+model: checked at each cross call or online-CPU pass against overlapping
+cpu_up(); a CPU onlined after a pass that held cpus_read_lock() is left to
+KVM001/KVM014.
+
+## What it cannot see
+
+Passes over CPU masks other than the online CPUs (for_each_online_cpu,
+on_each_cpu, smp_call_function*): cpu_active_mask, a custom cpumask or a
+work item per CPU are not recognized as passes.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.kernel import HOTPLUG_LOCK
+from kvmplan.model.rules.base import (
+    At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds, facts, when,
 )
+from kvmplan.model.world import holds
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="warning",
+    summary="Per-CPU enabling over online CPUs misses no CPU coming up.")
 
 MESSAGES = {
     "hole": "{how} in {fn}() ran on CPUs {covered} without excluding CPU hotplug while "

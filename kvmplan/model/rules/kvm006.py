@@ -1,16 +1,14 @@
-"""KVM006 vm-list-race: vm_list is never changed under a walker's feet."""
+"""KVM006 vm-list-race: vm_list is never changed under a walker's feet.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import At, Check, Facts, Report, Rule, RuleCheck, Site, broken
-
-_WHAT = """\
 A list_add() or list_del() on vm_list by one thread while another thread
 is inside a list_for_each_entry() walk of vm_list. The pair is a race
 when the two threads hold no common lock that excludes each other (in
-KVM, that lock is kvm_lock)."""
+KVM, that lock is kvm_lock).
 
-_WHY = """\
+## Why it matters
+
 vm_list is a plain list_head guarded by kvm_lock. A walker racing with
 list_del() follows pointers into a struct kvm that is being freed; one
 racing with list_add() can see a half-linked entry. Sean, 2022
@@ -20,9 +18,10 @@ existing VMs, and it runs from the CPU-hotplug callback, which held only
 the kvm_count_lock spinlock (a STARTING callback cannot take the
 kvm_lock mutex); if CPU (un)plug collided with kvm_create_vm() or
 kvm_destroy_vm(), it "could explode due to vm_list being modified while
-it's being walked"."""
+it's being walked".
 
-_EXAMPLE = """\
+## Example
+
     static int kvm_starting_cpu(unsigned int cpu)    /* no kvm_lock */
     {
         struct kvm *kvm;
@@ -39,23 +38,35 @@ _EXAMPLE = """\
 
 Trace shape: the hotplug thread is inside the walk on CPU1 when the user
 thread's list_del() runs; the finding points at the list_del() and names
-the walk's location."""
+the walk's location.
 
-_FIX = """\
+## How to fix
+
 Walk vm_list only with kvm_lock held (an ONLINE-section callback may
 sleep and can take it), the same lock kvm_create_vm() and
 kvm_destroy_vm() hold around list_add()/list_del(). Better still, keep
-per-VM fixups out of the per-CPU enable path."""
+per-VM fixups out of the per-CPU enable path.
 
-RULE: Rule = Rule(
-    code="KVM006", name="vm-list-race", severity="error",
-    summary="vm_list is not changed while another thread walks it.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked at each list_add/list_del on vm_list against "
-    "the walks in progress in other threads.",
-    blind="Walks and updates of other VM collections (an xarray, an idr, an RCU list walked "
-    "under rcu_read_lock only); a second VM (the model has one); walks over per-VM state.",
-)
+## How kvmplan checks it
+
+model: checked at each list_add/list_del on vm_list against the walks in
+progress in other threads.
+
+## What it cannot see
+
+Walks and updates of other VM collections (an xarray, an idr, an RCU list
+walked under rcu_read_lock only); a second VM (the model has one); walks
+over per-VM state.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import At, Check, Facts, Report, Rule, RuleCheck, Site, broken
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="vm_list is not changed while another thread walks it.")
 
 MESSAGES = {
     "race": "{verb} {list} while the {walker} thread walks it in {fn}() at {file}:{line} with "

@@ -1,18 +1,7 @@
-"""KVM007 lock-order: no lock cycle, no recursive cpus_read_lock()."""
+"""KVM007 lock-order: no lock cycle, no recursive cpus_read_lock().
 
-from __future__ import annotations
+## What it checks
 
-import itertools
-import re
-from collections.abc import Callable, Sequence
-
-from kvmplan.model.kernel import HOTPLUG_LOCK
-from kvmplan.model.rules.base import (
-    At, Check, Edges, Found, Report, Rule, RuleCheck, Site, TraceOf, broken,
-)
-from kvmplan.model.trace import LockEdge
-
-_WHAT = """\
 Three ways to deadlock:
   (a) cpus_read_lock() taken again by a thread that already holds it;
   (b) a mutex or spinlock taken again by the thread holding it, e.g. a
@@ -24,9 +13,10 @@ Three ways to deadlock:
       callback they run.
 A cycle is printed lockdep-style: each edge with the function and
 file:line where each lock was taken, then the two-CPU scenario (CPU0
-holds A and wants B, CPU1 holds B and wants A)."""
+holds A and wants B, CPU1 holds B and wants A).
 
-_WHY = """\
+## Why it matters
+
 cpu_hotplug_lock is a percpu rwsem: once a writer (cpu_up/cpu_down)
 waits, new readers block, so a thread that takes cpus_read_lock() twice
 deadlocks with any hotplug attempt. The hotplug core holds it for write
@@ -39,9 +29,10 @@ holding cpus_read_lock() across all of vt_init() was rejected because
 static_call_update() takes it again. In 2024 KVM stopped taking kvm_lock
 in the hotplug path and gave kvm_usage_count its own kvm_usage_lock
 ("KVM: Add a dedicated mutex to manage kvm_usage_count to avoid
-deadlock")."""
+deadlock").
 
-_EXAMPLE = """\
+## Example
+
     /* cpu_up() runs this holding cpu_hotplug_lock for write */
     static int kvm_online_cpu(unsigned int cpu)
     {
@@ -68,25 +59,45 @@ Shape of the report:
         kvm_lock taken in kvm_online_cpu() x.c:4
       scenario:
         CPU0: lock(kvm_lock); lock(cpu_hotplug_lock)
-        CPU1: lock(cpu_hotplug_lock); lock(kvm_lock)"""
+        CPU1: lock(cpu_hotplug_lock); lock(kvm_lock)
 
-_FIX = """\
+## How to fix
+
 Keep one order. Take cpus_read_lock() before any lock the cpuhp
 callbacks take, and use the _cpuslocked variants
 (cpuhp_setup_state_cpuslocked(), static_branch_enable_cpuslocked()) when
 it is already held. A lock held around cpuhp_setup_state() (as 6.12
-holds kvm_usage_lock) must not be taken by the callbacks it registers."""
+holds kvm_usage_lock) must not be taken by the callbacks it registers.
 
-RULE: Rule = Rule(
-    code="KVM007", name="lock-order", severity="error",
-    summary="One lock order; no recursive cpus_read_lock() or self-deadlock.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: (a) and (b) at each acquisition; (c) as a cycle search "
-    "over the lock-order graph of all explored executions.",
-    blind="Locks the front-end does not recognize (locks taken through wrapper functions it does "
-    "not know, seqlocks, bit locks); two locks of the same name in different objects count as "
-    "one (the model has one VM); cycles of four locks or more.",
+## How kvmplan checks it
+
+model: (a) and (b) at each acquisition; (c) as a cycle search over the
+lock-order graph of all explored executions.
+
+## What it cannot see
+
+Locks the front-end does not recognize (locks taken through wrapper
+functions it does not know, seqlocks, bit locks); two locks of the same name
+in different objects count as one (the model has one VM); cycles of four
+locks or more.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+
+from kvmplan.model.kernel import HOTPLUG_LOCK
+from kvmplan.model.rules.base import (
+    At, Check, Edges, Found, Report, Rule, RuleCheck, Site, TraceOf, broken,
 )
+from kvmplan.model.trace import LockEdge
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="One lock order; no recursive cpus_read_lock() or self-deadlock.")
 
 MESSAGES = {
     "read_again": "cpus_read_lock() taken again by a thread that already holds it{where}: a "

@@ -1,22 +1,16 @@
-"""KVM008 unwind: a failure path leaves nothing behind."""
+"""KVM008 unwind: a failure path leaves nothing behind.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import (
-    At, Check, Facts, Report, Rule, RuleCheck, Site, broken, comment, facts, leftovers,
-)
-from kvmplan.model.world import counters
-from kvmplan.model.world import leftovers as left_behind
-
-_WHAT = """\
 With failure injection (--failures N), any fallible call in module init
 or VM creation may fail. When a failed module init (or a failed
 kvm_create_vm()) returns, nothing it did may remain: no registration
 (cpuhp state, syscore ops, reboot notifier, /dev/kvm), no change of
 kvm_usage_count, no VM on vm_list, no CPU with virtualization it turned
-on."""
+on.
 
-_WHY = """\
+## Why it matters
+
 After a failed init the module's text and data are freed, so a leftover
 registration is a call into freed memory at the next CPU hotplug,
 suspend or reboot. A leaked usage count keeps virtualization on for good
@@ -27,9 +21,10 @@ commit 5f6de5cbebee ("KVM: Prevent module exit until all VMs are freed")
 added a try_module_get() failure exit to kvm_create_vm() after the VM
 was already on vm_list and kvm_arch_post_init_vm() had run, and unwound
 neither. Later trees take the reference unconditionally with
-__module_get(): the open /dev/kvm file already pins the module."""
+__module_get(): the open /dev/kvm file already pins the module.
 
-_EXAMPLE = """\
+## Example
+
     struct kvm *kvm_create_vm(unsigned long type)
     {
         ...
@@ -44,25 +39,40 @@ _EXAMPLE = """\
 
 Trace shape: init completes; the user thread creates a VM; the injected
 failure takes the -ENODEV exit; the finding points at the return and
-lists what is left: the VM on vm_list."""
+lists what is left: the VM on vm_list.
 
-_FIX = """\
+## How to fix
+
 Unwind in exact reverse order, one label per completed step. Put
 fallible steps before the step that publishes the object (list_add(),
 misc_register()), or make their failure path withdraw the publication
-first."""
+first.
 
-RULE: Rule = Rule(
-    code="KVM008", name="unwind", severity="warning",
-    summary="A failed init or VM creation undoes everything it did.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model, with --failures N: checked when a failing module init "
-    "or VM creation returns; only calls the model treats as fallible fail.",
-    blind="Failures only where the model injects them (--failures N: a branch on an unknown "
-    "value in module init or VM creation); what init leaves in debugfs, sysfs or allocated "
-    "memory (only registrations, cpuhp states, VMs, usage counts and virtualization are "
-    "checked).",
+## How kvmplan checks it
+
+model, with --failures N: checked when a failing module init or VM creation
+returns; only calls the model treats as fallible fail.
+
+## What it cannot see
+
+Failures only where the model injects them (--failures N: a branch on an
+unknown value in module init or VM creation); what init leaves in debugfs,
+sysfs or allocated memory (only registrations, cpuhp states, VMs, usage
+counts and virtualization are checked).
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import (
+    At, Check, Facts, Report, Rule, RuleCheck, Site, broken, comment, facts, leftovers,
 )
+from kvmplan.model.world import counters
+from kvmplan.model.world import leftovers as left_behind
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="warning",
+    summary="A failed init or VM creation undoes everything it did.")
 
 MESSAGES = {
     "init": "module init failed but leaves behind: {left}",

@@ -1,18 +1,13 @@
-"""KVM009 shutdown-final: nothing re-enables virtualization after shutdown."""
+"""KVM009 shutdown-final: nothing re-enables virtualization after shutdown.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import (
-    SYSTEM, At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds, facts,
-    when,
-)
-
-_WHAT = """\
 Once KVM's reboot/shutdown disable has run (a reboot notifier of KVM, or
 the .shutdown callback of its syscore ops), no vendor per-CPU enable may
-succeed again, whether from VM creation, a CPU coming online or resume."""
+succeed again, whether from VM creation, a CPU coming online or resume.
 
-_WHY = """\
+## Why it matters
+
 On x86 virtualization must be off before control goes back to firmware:
 VMX operation blocks INIT, which firmware uses to take the APs back, and
 Intel TXT requires VMX off at shutdown. Reboot notifiers run before
@@ -22,9 +17,10 @@ it, with nothing left to turn it off. KVM moved to a syscore .shutdown
 hook, which runs after system_state is set ("KVM: Use syscore_ops
 instead of reboot_notifier to hook restart/shutdown", 2023), and its
 enable path now returns -EBUSY when system_state is SYSTEM_HALT,
-SYSTEM_POWER_OFF or SYSTEM_RESTART."""
+SYSTEM_POWER_OFF or SYSTEM_RESTART.
 
-_EXAMPLE = """\
+## Example
+
     static int kvm_reboot(struct notifier_block *nb, unsigned long v, void *p)
     {
         kvm_rebooting = true;
@@ -35,24 +31,38 @@ _EXAMPLE = """\
 
 Trace shape: the reboot thread runs the notifier (virtualization off on
 every CPU); the user thread's VM creation then enables CPU0; the finding
-points at that enable and names the notifier that ran before it."""
+points at that enable and names the notifier that ran before it.
 
-_FIX = """\
+## How to fix
+
 Hook shutdown with syscore .shutdown, which runs after system_state is
 updated, and refuse to enable once system_state says the system is going
 down. Check after registering the hooks, so that either the shutdown
-hook runs after the enable or the enable sees the shutdown."""
+hook runs after the enable or the enable sees the shutdown.
 
-RULE: Rule = Rule(
-    code="KVM009", name="shutdown-final", severity="error",
-    summary="Virtualization stays off once KVM's shutdown disable has run.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked at each successful vendor enable after the "
-    "reboot thread ran KVM's disable.",
-    blind="Shutdown paths other than reboot notifiers and syscore .shutdown: the emergency "
-    "reboot and crash (NMI shootdown, cpu_emergency_disable_virtualization()) and kexec are not "
-    "in the model.",
+## How kvmplan checks it
+
+model: checked at each successful vendor enable after the reboot thread ran
+KVM's disable.
+
+## What it cannot see
+
+Shutdown paths other than reboot notifiers and syscore .shutdown: the
+emergency reboot and crash (NMI shootdown,
+cpu_emergency_disable_virtualization()) and kexec are not in the model.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import (
+    SYSTEM, At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds, facts,
+    when,
 )
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="Virtualization stays off once KVM's shutdown disable has run.")
 
 MESSAGES = {
     "enable": "{name} turns virtualization on on CPU{cpu} after KVM's reboot/shutdown disable "

@@ -1,19 +1,15 @@
-"""KVM010 suspend-resume: a suspend/resume cycle restores virtualization."""
+"""KVM010 suspend-resume: a suspend/resume cycle restores virtualization.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import (
-    At, Check, Facts, Report, Rule, RuleCheck, Site, any_cpu, broken,
-)
-
-_WHAT = """\
 The model runs a suspend/resume cycle: the secondary CPUs go offline,
 syscore suspend runs on the boot CPU with IRQs off, then syscore resume,
 then the secondary CPUs come back online. Afterwards each CPU's
 virtualization state must equal what it was before the suspend, and an
-enable failure on the resume path must not be dropped."""
+enable failure on the resume path must not be dropped.
 
-_WHY = """\
+## Why it matters
+
 VMX/SVM state does not survive the CPU losing power, so KVM must turn
 virtualization back on exactly where it was on: the boot CPU through its
 syscore .resume, the others through the hotplug callbacks as they are
@@ -22,9 +18,10 @@ without VMXON (KVM001); one that enables where nothing was on leaks it
 (KVM002). syscore .resume returns void and runs with IRQs off, so a
 failure can only be reported: 6.1's kvm_resume() called
 hardware_enable_nolock() and nothing read the result, 6.12 wraps the
-enable in WARN_ON_ONCE()."""
+enable in WARN_ON_ONCE().
 
-_EXAMPLE = """\
+## Example
+
     static void kvm_resume(void)
     {
         /* missing: if (kvm_usage_count) hardware_enable_nolock(NULL); */
@@ -38,23 +35,36 @@ _EXAMPLE = """\
 Trace shape: a VM exists and every CPU is on; the pm thread takes CPU1
 offline, kvm_suspend() disables CPU0, resume runs, CPU1 is onlined
 again; the finding says CPU0 ends the cycle with virtualization off
-where it was on before."""
+where it was on before.
 
-_FIX = """\
+## How to fix
+
 Make .suspend and .resume mirror each other and depend on the same state
 (kvm_usage_count or the per-CPU flag); leave the secondary CPUs to the
 hotplug callbacks; WARN on a resume failure, since it cannot be
-returned."""
+returned.
 
-RULE: Rule = Rule(
-    code="KVM010", name="suspend-resume", severity="error",
-    summary="Suspend/resume restores virtualization and handles failures.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: compares per-CPU state before and after each pm cycle; "
-    "checks enable failures on the resume path.",
-    blind="Hibernation and suspend-to-idle (only suspend to RAM, with CPU0 losing its "
-    "virtualization state while asleep); resume callbacks other than syscore ops.",
+## How kvmplan checks it
+
+model: compares per-CPU state before and after each pm cycle; checks enable
+failures on the resume path.
+
+## What it cannot see
+
+Hibernation and suspend-to-idle (only suspend to RAM, with CPU0 losing its
+virtualization state while asleep); resume callbacks other than syscore ops.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import (
+    At, Check, Facts, Report, Rule, RuleCheck, Site, any_cpu, broken,
 )
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="Suspend/resume restores virtualization and handles failures.")
 
 MESSAGES = {
     "lost": "CPU{cpu} had virtualization on before suspend and is online without it after resume",

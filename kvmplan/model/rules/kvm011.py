@@ -1,12 +1,7 @@
-"""KVM011 setup-order: during init, nothing is used before it is set up."""
+"""KVM011 setup-order: during init, nothing is used before it is set up.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import (
-    INIT, At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds,
-)
-
-_WHAT = """\
 Two orderings in module init:
   (a) once /dev/kvm is registered (misc_register), init does no further
       lifecycle work (registrations, counter or per-CPU changes, cpuhp
@@ -14,9 +9,10 @@ Two orderings in module init:
       half-initialized KVM;
   (b) for each consumer/producer pair declared by an `after` line in
       grammars/lifecycle.txt, the consumer does not run before the
-      producer on any init path."""
+      producer on any init path.
 
-_WHY = """\
+## Why it matters
+
 /dev/kvm is the front door: KVM_CREATE_VM can arrive as soon as
 misc_register() returns. "KVM: Register /dev/kvm as the _very_ last
 thing during initialization" (2022) made it the last call of kvm_init(),
@@ -27,9 +23,10 @@ flush mode, per-CPU lists). In 2022
 kvm_mmu_vendor_module_init() allocated the MMU caches before the
 vendor's hardware_setup() had configured the MMU (TDP or not), so the
 allocation could not depend on that choice; the fix moved it to
-kvm_mmu_hardware_setup(), run after kvm_ops_update()."""
+kvm_mmu_hardware_setup(), run after kvm_ops_update().
 
-_EXAMPLE = """\
+## Example
+
     r = misc_register(&kvm_dev);
     if (r)
         goto err_register;
@@ -38,24 +35,37 @@ _EXAMPLE = """\
     return 0;
 
 Trace shape: init registers /dev/kvm and goes on; the finding points at
-register_syscore_ops() and names the misc_register() line before it."""
+register_syscore_ops() and names the misc_register() line before it.
 
-_FIX = """\
+## How to fix
+
 Make misc_register(&kvm_dev) the last step of the whole module init,
 vendor part included (kvm_init() last in vmx_init()/svm_init()), and
 unwind it first on failure. For a setup pair, call the consumer after
-the producer has returned, from the producer's caller."""
+the producer has returned, from the producer's caller.
 
-RULE: Rule = Rule(
-    code="KVM011", name="setup-order", severity="warning",
-    summary="Init: no consumer before its producer; /dev/kvm comes last.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: init paths, for work after misc_register() and for the "
-    "pairs in grammars/lifecycle.txt `after` lines.",
-    blind="Init work other than counts, vm_list changes, registrations, cpuhp states and enables "
-    "after /dev/kvm: e.g. a cache or mask sized from a value hardware_setup() produces and used "
-    "before it (seed 004) is not seen.",
+## How kvmplan checks it
+
+model: init paths, for work after misc_register() and for the pairs in
+grammars/lifecycle.txt `after` lines.
+
+## What it cannot see
+
+Init work other than counts, vm_list changes, registrations, cpuhp states
+and enables after /dev/kvm: e.g. a cache or mask sized from a value
+hardware_setup() produces and used before it (seed 004) is not seen.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import (
+    INIT, At, Check, Facts, Report, Rule, RuleCheck, Site, broken, enable_succeeds,
 )
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="warning",
+    summary="Init: no consumer before its producer; /dev/kvm comes last.")
 
 MESSAGES = {
     "work": "module init still {what} after /dev/kvm was exposed by {fn}() at {file}:{line}: "

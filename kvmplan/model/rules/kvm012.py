@@ -1,19 +1,14 @@
-"""KVM012 unload-with-vms: module exit leaves nothing that can still run."""
+"""KVM012 unload-with-vms: module exit leaves nothing that can still run.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import (
-    At, Check, Report, Rule, RuleCheck, Site, broken, facts, leftovers,
-)
-from kvmplan.model.world import leftovers as left_behind
-
-_WHAT = """\
 When module exit completes, no VM exists and every registration the
 module made (cpuhp state, syscore ops, reboot notifier, /dev/kvm) has
 been removed. Anything left would run code or read data of a module that
-is gone."""
+is gone.
 
-_WHY = """\
+## Why it matters
+
 A VM's file descriptors and vCPU threads execute KVM text; a cpuhp
 state, syscore op or reboot notifier is a function pointer the core
 calls later, at the next hotplug, suspend or reboot. Commit 5f6de5cbebee
@@ -23,9 +18,10 @@ the module for that reason
 discusses the error path it added). kvm_exit() deregisters /dev/kvm
 first, so no new VM can appear, then removes the syscore ops, the reboot
 notifier and the cpuhp state; dropping one of them leaves a dangling
-callback."""
+callback.
 
-_EXAMPLE = """\
+## Example
+
     void kvm_exit(void)
     {
         misc_deregister(&kvm_dev);
@@ -35,21 +31,36 @@ _EXAMPLE = """\
     }
 
 Trace shape: init completes, the exit thread runs module_exit; the
-finding points at its end and lists the cpuhp state still registered."""
+finding points at its end and lists the cpuhp state still registered.
 
-_FIX = """\
+## How to fix
+
 Make exit the mirror of init: deregister /dev/kvm first, let the VMs'
 module references keep the module alive while any VM exists, then remove
-every registration init made, in reverse order."""
+every registration init made, in reverse order.
 
-RULE: Rule = Rule(
-    code="KVM012", name="unload-with-vms", severity="error",
-    summary="Module exit leaves no VM and no registration behind.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked when the exit thread completes module_exit.",
-    blind="Modules other than the vendor module's module_exit; references held by anything but "
-    "VMs (file descriptors of other KVM objects, workqueues, timers).",
+## How kvmplan checks it
+
+model: checked when the exit thread completes module_exit.
+
+## What it cannot see
+
+Modules other than the vendor module's module_exit; references held by
+anything but VMs (file descriptors of other KVM objects, workqueues,
+timers).
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import (
+    At, Check, Report, Rule, RuleCheck, Site, broken, facts, leftovers,
 )
+from kvmplan.model.world import leftovers as left_behind
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="Module exit leaves no VM and no registration behind.")
 
 MESSAGES = {
     "left": "module unloaded while something can still call into it: {left}",

@@ -1,16 +1,14 @@
-"""KVM013 uret-context: user-return MSR state is handled in task context."""
+"""KVM013 uret-context: user-return MSR state is handled in task context.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
-
-_WHAT = """\
 kvm_user_return_msr_cpu_online(), which snapshots the host values of the
 user-return MSRs, and drop_user_return_notifiers() do not run from IPI
 (interrupt) context, e.g. inside a function sent with on_each_cpu() or
-smp_call_function*()."""
+smp_call_function*().
 
-_WHY = """\
+## Why it matters
+
 KVM restores some host MSRs lazily, on return to userspace, from a
 per-CPU snapshot. Taken from an IPI, the snapshot reads whatever the
 interrupted code had loaded. Sean, 2022
@@ -20,9 +18,10 @@ running VMs, the IRQ can interrupt the _guest_ and cause KVM to snapshot
 guest registers", which KVM would later "restore" into the host. The
 snapshot sits in the per-CPU enable (kvm_arch_hardware_enable()) for
 historical reasons only, and in 6.1 that is reached through
-on_each_cpu() when the first VM is created."""
+on_each_cpu() when the first VM is created.
 
-_EXAMPLE = """\
+## Example
+
     int kvm_arch_hardware_enable(void)
     {
         kvm_user_return_msr_cpu_online();    /* reads the current MSRs */
@@ -33,25 +32,36 @@ _EXAMPLE = """\
     on_each_cpu(hardware_enable_nolock, NULL, 1);
 
 Trace shape: VM creation sends the enable to every CPU; the finding
-points at the snapshot call and names the on_each_cpu() that sent it."""
+points at the snapshot call and names the on_each_cpu() that sent it.
 
-_FIX = """\
+## How to fix
+
 Snapshot on first use instead: let kvm_set_user_return_msr() fill the
 per-CPU snapshot when a per-CPU flag says it is not initialized yet
 (Sean's proposal in
 https://lore.kernel.org/r/YvU+6fdkHaqQiKxp@google.com),
 in task context with preemption off. Drop the notifiers from task
-context as well."""
+context as well.
 
-RULE: Rule = Rule(
-    code="KVM013", name="uret-context", severity="warning",
-    summary="User-return MSRs are not snapshotted or dropped in IRQ context.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked when either function runs, from the context of "
-    "the step that reached it.",
-    blind="User-return MSR helpers other than those grammars/lifecycle.txt names; MSR writes "
-    "made directly.",
-)
+## How kvmplan checks it
+
+model: checked when either function runs, from the context of the step that
+reached it.
+
+## What it cannot see
+
+User-return MSR helpers other than those grammars/lifecycle.txt names; MSR
+writes made directly.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="warning",
+    summary="User-return MSRs are not snapshotted or dropped in IRQ context.")
 
 MESSAGES = {
     "ipi": "{name}() runs in IPI (interrupt) context on CPU{cpu}: the interrupt may have hit "

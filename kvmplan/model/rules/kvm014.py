@@ -1,15 +1,13 @@
-"""KVM014 tdx-online: every CPU a TD can run on has done TDX per-CPU init."""
+"""KVM014 tdx-online: every CPU a TD can run on has done TDX per-CPU init.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken
-
-_WHAT = """\
 While TDX is enabled (tdx_enable() succeeded) and a VM exists, every
 active CPU has done tdx_cpu_enable(). Separately, tdx_cpu_enable() only
-runs on a CPU with virtualization on (VMXON), which SEAMCALLs require."""
+runs on a CPU with virtualization on (VMXON), which SEAMCALLs require.
 
-_WHY = """\
+## Why it matters
+
 A TD's vCPUs can be scheduled on any active CPU and make SEAMCALLs
 there; a CPU that never ran tdx_cpu_enable() (TDH.SYS.LP.INIT) cannot.
 In the 2024 TDX series
@@ -20,9 +18,10 @@ between lacked it. Holding cpus_read_lock() across all of vt_init() was
 ruled out (static_call_update() takes it again, KVM007). Kai's preferred
 option there is tdx_cpu_enable() right after VMXON in the per-CPU enable
 path: every online CPU is TDX-capable whenever a VM can run, and the
-window while no VM exists is accepted."""
+window while no VM exists is accepted.
 
-_EXAMPLE = """\
+## Example
+
     static int vt_hardware_enable(void)
     {
         int r = vmx_hardware_enable();
@@ -33,23 +32,34 @@ _EXAMPLE = """\
 
 Trace shape: init runs tdx_enable() while CPU1 is offline; the user
 thread creates a VM; cpu_up(CPU1) does VMXON only; the finding names
-CPU1, active without TDX per-CPU init."""
+CPU1, active without TDX per-CPU init.
 
-_FIX = """\
+## How to fix
+
 Run tdx_cpu_enable() in the same ONLINE-section path as VMXON, right
 after it succeeds, and fail the online (or the VM creation) when it
-fails."""
+fails.
 
-RULE: Rule = Rule(
-    code="KVM014", name="tdx-online", severity="error",
-    summary="With TDX on and a VM, every active CPU has TDX per-CPU init.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: state predicate on every explored state, plus a check "
-    "at each tdx_cpu_enable() call.",
-    blind="TDX per-CPU init and module init done in core x86 code outside the model's files (the "
-    "2025-26 move of VMXON and TDX setup into the x86 CPU startup path); TDX functions other "
-    "than those grammars/lifecycle.txt names.",
-)
+## How kvmplan checks it
+
+model: state predicate on every explored state, plus a check at each
+tdx_cpu_enable() call.
+
+## What it cannot see
+
+TDX per-CPU init and module init done in core x86 code outside the model's
+files (the 2025-26 move of VMXON and TDX setup into the x86 CPU startup
+path); TDX functions other than those grammars/lifecycle.txt names.
+"""
+
+from __future__ import annotations
+
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="With TDX on and a VM, every active CPU has TDX per-CPU init.")
 
 MESSAGES = {
     "vmx_off": "{name}() runs on CPU{cpu} without VMXON: TDX per-CPU init needs virtualization on",

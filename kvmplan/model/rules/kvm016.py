@@ -1,12 +1,7 @@
-"""KVM016 sleep-in-atomic: nothing that may sleep runs with IRQs or preemption off."""
+"""KVM016 sleep-in-atomic: nothing that may sleep runs with IRQs or preemption off.
 
-from __future__ import annotations
+## What it checks
 
-from kvmplan.graph.hooks import STARTING
-from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
-from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
-
-_WHAT = """\
 A lock that may sleep (a mutex, an rwsem, cpus_read_lock(), which is a
 percpu rwsem) is never taken where the CPU can't schedule:
   - in a STARTING cpuhp callback or its DYING teardown: they run on the
@@ -14,18 +9,20 @@ percpu rwsem) is never taken where the CPU can't schedule:
   - in a function run by on_each_cpu() or smp_call_function*(): IPI
     context, IRQs off;
   - in a syscore suspend or resume callback: one CPU, IRQs off;
-  - while the thread holds a spinlock (preemption off)."""
+  - while the thread holds a spinlock (preemption off).
 
-_WHY = """\
+## Why it matters
+
 Sleeping there is "BUG: sleeping function called from invalid context": a
 contended mutex schedules away from a CPU that can't schedule, and with
 IRQs off the holder may be waiting for this very CPU. Reviewers caught
 exactly this in the 2022 rework of KVM's hardware enabling: a patch turned
 kvm_count_lock (a raw spinlock) into a mutex while kvm_starting_cpu(), a
 STARTING callback, still took it; the lock could only become a mutex once
-the callback moved to the ONLINE section, which runs in task context."""
+the callback moved to the ONLINE section, which runs in task context.
 
-_EXAMPLE = """\
+## Example
+
     static DEFINE_MUTEX(kvm_usage_lock);
 
     static int kvm_starting_cpu(unsigned int cpu)   /* CPUHP_AP_..._STARTING */
@@ -38,26 +35,40 @@ _EXAMPLE = """\
     }
 
 Trace shape: cpu_up(CPU1) runs kvm_starting_cpu() on CPU1 in the STARTING
-section; the finding points at the mutex_lock() and names the context."""
+section; the finding points at the mutex_lock() and names the context.
 
-_FIX = """\
+## How to fix
+
 Use a raw spinlock for what IRQs-off code must take, or move the callback
 to the ONLINE section (CPUHP_AP_ONLINE_DYN or a named ONLINE state), which
 runs in the CPU's hotplug thread and may sleep; take sleeping locks before
-a spinlock or an on_each_cpu() call, not inside."""
+a spinlock or an on_each_cpu() call, not inside.
 
-RULE: Rule = Rule(
-    code="KVM016", name="sleep-in-atomic", severity="error",
-    summary="Nothing that may sleep runs with IRQs or preemption off.",
-    what=_WHAT, why=_WHY, example=_EXAMPLE, fix=_FIX,
-    checked="model: checked at each acquisition of a lock that may sleep, "
-    "from the context the code runs in and the spinlocks its thread holds; "
-    "sleeping calls that are not locks (GFP_KERNEL allocations, "
-    "msleep(), wait_event()) are not seen.",
-    blind="Sleeping calls that are not locks (GFP_KERNEL allocations, msleep(), wait_event(), "
-    "mutex-protected helpers called through function pointers the model does not resolve); code "
-    "run by contexts the model does not have (NMI, softirq, timers).",
-)
+## How kvmplan checks it
+
+model: checked at each acquisition of a lock that may sleep, from the
+context the code runs in and the spinlocks its thread holds; sleeping calls
+that are not locks (GFP_KERNEL allocations, msleep(), wait_event()) are not
+seen.
+
+## What it cannot see
+
+Sleeping calls that are not locks (GFP_KERNEL allocations, msleep(),
+wait_event(), mutex-protected helpers called through function pointers the
+model does not resolve); code run by contexts the model does not have (NMI,
+softirq, timers).
+"""
+
+from __future__ import annotations
+
+from kvmplan.graph.hooks import STARTING
+from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
+from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
+
+
+RULE: Rule = Rule.from_doc(
+    __doc__, severity="error",
+    summary="Nothing that may sleep runs with IRQs or preemption off.")
 
 MESSAGES = {
     "irqs_off": "{lock} may sleep and is taken {where}",
