@@ -139,11 +139,53 @@ def test_reboot_race_bug_is_reported_pre_existing_on_6_1(name: str) -> None:
     assert data["base"]["name"].startswith("baseline linux-6.1")
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "false fix: the reboot thread's firmware handoff is the same step as the return of the "
+    "last syscore .shutdown callback, and KVM009 only checks enables that start after that "
+    "return, so an enable racing with or following kvm_shutdown() is never seen"))
+def test_backport_patch_1_alone_does_not_fix_the_reboot_race() -> None:
+    """Patch 1/2 only moves the disable to syscore .shutdown ("This will
+    allow fixing a race", its changelog); nothing stops hardware_enable_all()
+    after kvm_shutdown() until 2/2 (and upstream closed the last window only
+    with "KVM: Register cpuhp and syscore callbacks when enabling hardware",
+    <20240522022827.1690416-2-seanjc@google.com>). kvmplan reports KVM009
+    fixed by 1/2."""
+    data = _analyze(str(BACKPORT))
+    _require(data["apply"]["failed"] == 0, "the backport applies")
+    assert not [f for f in _findings(data, "KVM009", "fixed") if f["fixed_label"] == "1/2"]
+
+
+# -- clean verdicts that judged nothing ---------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "false clean: half the series failed to apply and the hunk placed (fuzz 2) only assigns r"
+    " the value it already holds; the fix is in 6.1 in Paolo's form, nothing was judged"))
+def test_create_vm_failure_fixes_v1_is_not_clean_on_6_1() -> None:
+    """6.1.192 kvm_create_vm() already has `int r = -ENOMEM` (kvm_main.c:1151),
+    init_srcu_struct() first (:1189) and the users_count drop at
+    out_err_no_arch_destroy_vm (:1270): the fixes of both patches, in the
+    form Paolo reposted (the 2019-11 mbox). 1/2 lands with fuzz as a no-op,
+    2/2 fails."""
+    assert analyze("kvm-create-vm-failure-fixes-v1-2019-11")["verdict"] != "clean"
+
+
 def test_sev_es_tsc_aux_is_not_clean_on_6_1() -> None:
     data = analyze("kvm-svm-sev-es-tsc-aux-uret-2023-09")
     _require(data["coverage"]["lifecycle_functions"] == [], "no lifecycle function touched")
     assert data["verdict"] != "clean"
 
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "false clean: the series is merged (v6.0) and later reworked; the hunks it places re-add "
+    "__module_get()/module_put() that 6.12 dropped and a second kvm_coalesced_mmio_init() "
+    "call"))
+def test_create_vm_unwind_is_not_clean_on_6_12() -> None:
+    data = analyze("kvm-create-vm-unwind-fixes-2022-08", "--baseline", "linux-6.12")
+    _require(data["apply"]["failed"] == 3, "3 of 8 hunks fail on 6.12")
+    assert data["verdict"] != "clean"
+
+
+# -- coverage and placement ---------------------------------------------------------------------
 
 def test_sev_es_coverage_names_no_function_the_series_does_not_touch() -> None:
     data = analyze("kvm-svm-sev-es-tsc-aux-uret-2023-09", "--baseline", "linux-6.12")
