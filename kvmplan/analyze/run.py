@@ -29,8 +29,7 @@ from kvmplan.graph import HookGraph
 from kvmplan.mail import Series
 from kvmplan.model import Bounds, Finding, Program, build_program
 from kvmplan.model.cache import cached_result, explore_cached, program_key
-from kvmplan.model.rules import STATE_RULES
-from kvmplan.model.rules import RULE_NAMES
+from kvmplan.model.rules import RULE_NAMES, STATE_RULES
 
 # progress(phase, done, total): how far "apply", "parse" and "model" are.
 Progress = Callable[[str, int, int], None]

@@ -411,7 +411,7 @@ def suspend(r: Machine, frame: Frame) -> None:
         w.frozen = False
         r.record(frame, None, f"resume complete: virtualization {_virt(after)}")
         r.visible = True
-        site = s.get("pm_site") or _module_init_site(r)
+        site = s.get("pm_site") or r.p.site_of(r.p.entry())
         r.fire("resume_done", frame, 0, site=site, before=before)
         r.ret("ok")
         return
@@ -436,12 +436,6 @@ def suspend(r: Machine, frame: Frame) -> None:
         r.record(frame, None, "onlining non-boot CPUs again")
         r.visible = True
         frame.pc = 4
-
-
-def _module_init_site(r: Machine) -> tuple[str, str, int]:
-    """Where a finding with no KVM code of its own points: the vendor module_init."""
-    fn = r.p.functions.get(r.p.entry())
-    return (fn.name, fn.file, fn.line) if fn else ("", "", 0)
 
 
 def _virt(v: tuple) -> str:

@@ -13,7 +13,7 @@ from kvmplan.graph.hooks import HookGraph
 from kvmplan.model.interp import Outcome, Runner
 from kvmplan.model.kernel import IRQS_OFF
 from kvmplan.model.program import Program, build_program
-from kvmplan.model.rules import CHECKS, fire
+from kvmplan.model.rules import CHECKS, fire, violations
 from kvmplan.model.rules.base import At
 from kvmplan.model.semantics import handlers
 from kvmplan.model.trace import LockEdge, Step, Violation
@@ -142,7 +142,7 @@ def start_init(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
     nt.done = True
     nw.module = "gone" if nt.retval == "err" else "live"
     out = Outcome(nw, [Step("init", 0, f"module_init returned: module {nw.module}", "", "", 0)])
-    _fire(out, "init_done", At(nw, program, nt, where=lambda: _site(program, program.entry())))
+    _fire(out, "init_done", At(nw, program, nt, where=lambda: program.site_of(program.entry())))
     return [out]
 
 
@@ -165,7 +165,7 @@ def start_user(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
     out = Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
                             program.functions[key].file, program.functions[key].line)])
     if verb == "create":
-        _fire(out, "vm_create_begin", At(nw, program, nt, site=_site(program, key)))
+        _fire(out, "vm_create_begin", At(nw, program, nt, site=program.site_of(key)))
     return [out]
 
 
@@ -198,7 +198,7 @@ def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...])
         out = Outcome(nw, [Step("system", 0, "module_exit returned: module text and data freed",
                                 "", "", 0)])
         _fire(out, "unloaded", At(nw, program, nw.thread("system"),
-                                  where=lambda: _site(program, program.entry("module_exit"))))
+                                  where=lambda: program.site_of(program.entry("module_exit"))))
         return [out]
     if w.system_left <= 0:
         return []
@@ -250,7 +250,7 @@ def _finish_threads(program: Program, o: Outcome) -> None:
             nt.done = True
             key = next((n for n in sorted(program.vocab.get("vm_create", ()))
                         if n in program.functions), "")
-            _fire(o, "vm_create_end", At(w, program, nt, site=_site(program, key)))
+            _fire(o, "vm_create_end", At(w, program, nt, site=program.site_of(key)))
         if t.name == "user" and not t.frames and t.phase == 2 and not t.done:
             w.mutable(t.name).done = True
         if t.name == "system" and not t.frames and t.phase in (REBOOT, SUSPEND) and not t.done:
@@ -378,13 +378,4 @@ _STARTS = {key: globals()[name] for key, name in handlers("environment").items()
 def _fire(o: Outcome, hook: str, at: At) -> None:
     """Run the rules' checks of a hook point the environment reaches; their
     violations join the outcome."""
-    for code, report in fire(hook, at):
-        fn, file, line = report.site or at.site
-        o.violations.append(Violation(code, report.message, fn, file, line))
-
-
-def _site(program: Program, key: str) -> tuple[str, str, int]:
-    """Where a finding about an operation with no step of its own points: the
-    function that runs it (module_init, module_exit, VM creation)."""
-    fn = program.functions.get(key)
-    return (fn.name, fn.file, fn.line) if fn else ("", "", 0)
+    o.violations.extend(violations(hook, at))

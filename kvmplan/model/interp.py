@@ -30,7 +30,7 @@ from kvmplan.model.program import (
     errno_like,
 )
 from kvmplan.model.semantics import call_kind, handlers
-from kvmplan.model.rules import WATCHED, fire
+from kvmplan.model.rules import WATCHED, violations
 from kvmplan.model.rules.base import At
 from kvmplan.model.trace import LockEdge, Site, Step, Violation
 from kvmplan.model.world import Frame, World, acquire, holds, release
@@ -84,9 +84,7 @@ class Runner:
             return
         at = At(self.w, self.p, self.t, frame.cpu if cpu is None else cpu, site=site,
                 where=lambda: self.site(frame, line), frame=frame, **fields)
-        for code, report in fire(hook, at):
-            fn, file, ln = report.site or at.site
-            self.out.violations.append(Violation(code, report.message, fn, file, ln))
+        self.out.violations.extend(violations(hook, at))
 
     def context(self) -> str:
         return self.t.context()
@@ -198,7 +196,8 @@ class Runner:
         if truth is None:
             side = self.p.failure_side.get((frame.key, frame.pc), "")
             fallible = self.inject and self.w.failures_left > 0 and side \
-                and self.t.name in ("init", "user") and _cond_slots_unknown(e.cond, frame)
+                and self.t.name in ("init", "user") \
+                and any(frame.slots.get(s, "?") == "?" for s in _slots(e.cond))
             if fallible:
                 alt = self.w.copy()
                 alt.failures_left -= 1
@@ -579,14 +578,6 @@ def _reads_shared(c, w: World) -> bool:
     if c[0] == "global":
         return c[1] in w.globals
     return any(isinstance(x, tuple) and _reads_shared(x, w) for x in c[1:])
-
-
-def _cond_slots_unknown(c, frame: Frame) -> bool:
-    if not c:
-        return False
-    if c[0] == "slot":
-        return frame.slots.get(c[1], "?") == "?"
-    return any(isinstance(x, tuple) and _cond_slots_unknown(x, frame) for x in c[1:])
 
 
 def describe_cond(c, calls: dict[str, str] | None = None) -> str:

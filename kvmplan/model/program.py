@@ -67,6 +67,12 @@ class Program:
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
 
+    def site_of(self, key: str) -> tuple[str, str, int]:
+        """Where a finding about an operation with no step of its own points:
+        the function that runs it (module_init, module_exit, VM creation)."""
+        fn = self.functions.get(key)
+        return (fn.name, fn.file, fn.line) if fn else ("", "", 0)
+
     def entry(self, kind: str = "module_init") -> str:
         """The vendor module's module_init (or module_exit) when the model runs
         it, else "" (none, or it touches nothing of the lifecycle)."""

@@ -32,6 +32,7 @@ from kvmplan.model.rules import (
     kvm016,
 )
 from kvmplan.model.rules.base import HOOKS, At, Check, Report, Rule, RuleCheck, Severity
+from kvmplan.model.trace import Violation
 
 _MODULES: tuple[ModuleType, ...] = (
     kvm001, kvm002, kvm003, kvm004, kvm005, kvm006, kvm007, kvm008, kvm009, kvm010,
@@ -71,6 +72,15 @@ def fire(hook: str, at: At) -> list[tuple[str, Report]]:
     for code, check in _BY_HOOK[hook]:
         for report in check(at):
             out.append((code, report))
+    return out
+
+
+def violations(hook: str, at: At) -> list[Violation]:
+    """fire(), as violations placed at their report's site, else the hook's."""
+    out = []
+    for code, report in fire(hook, at):
+        fn, file, line = report.site or at.site
+        out.append(Violation(code, report.message, fn, file, line))
     return out
 
 
