@@ -12,27 +12,25 @@ import typer
 
 from kvmplan.cli.common import fail
 from kvmplan.model.rules import RULES, Rule, check_locations, get
+from kvmplan.model.rules.base import DOC_SECTIONS
 
 FORMATS = ("text", "json")
 WIDTH = 76
 
-# (title, field, one-line field that the text document wraps)
-_SECTIONS = (
-    ("What it checks", "what", False),
-    ("Why it matters", "why", False),
-    ("Example", "example", False),
-    ("How to fix", "fix", False),
-    ("How kvmplan checks it", "checked", True),
-    ("What it cannot see", "blind", True),
-)
+# the one-line fields, which the text document wraps
+_ONE_LINE = ("checked", "blind")
+
+
+def _fields(rule: Rule) -> dict[str, object]:
+    """Every field of a rule for JSON, its messages as an object."""
+    return {**asdict(rule), "messages": dict(rule.messages), "check_at": check_locations(rule.code)}
 
 
 def render_list(rules: Iterable[Rule], fmt: str) -> str:
     """One line per rule (text) or a JSON array of every field."""
     items = list(rules)
     if fmt == "json":
-        return json.dumps([{**asdict(r), "check_at": check_locations(r.code)} for r in items],
-                          indent=2) + "\n"
+        return json.dumps([_fields(r) for r in items], indent=2) + "\n"
     width = max(len(r.name) for r in items)
     return "".join(
         f"{r.code}  {r.severity:<7}  {r.name:<{width}}  {r.summary}\n" for r in items
@@ -43,12 +41,15 @@ def render_rule(rule: Rule, fmt: str) -> str:
     """The whole document of one rule (text) or a JSON object of its fields."""
     where = check_locations(rule.code)
     if fmt == "json":
-        return json.dumps({**asdict(rule), "check_at": where}, indent=2) + "\n"
+        return json.dumps(_fields(rule), indent=2) + "\n"
     out = [f"# {rule.name} ({rule.code})", "", f"Severity: {rule.severity}", "",
            textwrap.fill(rule.summary, WIDTH)]
-    for title, field, one_line in _SECTIONS:
+    for title, field in DOC_SECTIONS:
         text = str(getattr(rule, field))
-        out += ["", f"## {title}", "", textwrap.fill(text, WIDTH) if one_line else text]
+        out += ["", f"## {title}", "", textwrap.fill(text, WIDTH) if field in _ONE_LINE else text]
+    if rule.messages:
+        out += ["", "## What it reports", ""]
+        out += [textwrap.fill(f"- {text}", WIDTH, subsequent_indent="  ") for _, text in rule.messages]
     out += ["", "## Where the check is", ""] + [f"  {line}" for line in where or ["none: the rule is not checked yet"]]
     return "\n".join(out) + "\n"
 

@@ -73,6 +73,13 @@ def cross(r: Machine, frame: Frame) -> None:
     _call_cb(r, frame, str(frame.slots["target"]), cpu, "IPI")
 
 
+def _shown(r: Machine, frame: Frame, text: str) -> None:
+    """A step of a kernel procedure that the trace shows: an interleaving
+    point (other threads may run before the next one)."""
+    r.record(frame, None, text)
+    r.visible = True
+
+
 def _failed(r: Machine, frame: Frame, text: str, queue: str, pc: int) -> bool:
     """The callback just called has returned: on an error record `text`, queue
     the callbacks done for rollback (slot `queue`, reversed) and go to phase
@@ -81,8 +88,7 @@ def _failed(r: Machine, frame: Frame, text: str, queue: str, pc: int) -> bool:
     if "cb" not in s:
         return False
     if s.pop("cb") == "err":
-        r.record(frame, None, text)
-        r.visible = True
+        _shown(r, frame, text)
         s[queue] = tuple(reversed(s["done"]))
         frame.pc = pc
         return True
@@ -110,8 +116,7 @@ def setup(r: Machine, frame: Frame) -> None:
             _read_lock(r, frame)
         section, index = _section(r, state)
         r.w.cpuhp[state] = (section, index, s.get("up", ""), s.get("down", ""))
-        r.record(frame, None, f"register cpuhp state {state} [{section}]")
-        r.visible = True
+        _shown(r, frame, f"register cpuhp state {state} [{section}]")
         if "nocalls" in variant or not s.get("up"):
             frame.pc = 3
         else:
@@ -159,8 +164,7 @@ def remove(r: Machine, frame: Frame) -> None:
         s["down"] = down
         s["todo"] = () if ("nocalls" in variant or not down) else tuple(
             c for c in range(r.w.ncpus) if r.w.online[c])
-        r.record(frame, None, f"remove cpuhp state {state}")
-        r.visible = True
+        _shown(r, frame, f"remove cpuhp state {state}")
         frame.pc = 1
         return
     if frame.pc == 1:
@@ -208,16 +212,22 @@ def _states(r: Machine, sections: tuple[str, ...], reverse: bool = False) -> tup
     return tuple(reversed(names)) if reverse else names
 
 
+def _begin(r: Machine, frame: Frame, todo: tuple[str, ...], what: str) -> None:
+    """The first step of cpu_up/cpu_down: take cpu_hotplug_lock for write;
+    `todo` are the states whose callbacks run next."""
+    r.take(frame, HOTPLUG_LOCK, False, 0)
+    _shown(r, frame, what)
+    frame.slots["todo"] = todo
+
+
 def up(r: Machine, frame: Frame) -> None:
     """cpu_up(c): the hotplug thread's procedure (holds cpu_hotplug_lock for write)."""
     s = frame.slots
     c = int(s["cpu"])
     w = r.w
     if frame.pc == 0:
-        r.take(frame, HOTPLUG_LOCK, False, 0)        # cpu_hotplug_lock for write
-        r.record(frame, None, f"cpu_up(CPU{c}) begins: cpu_hotplug_lock taken for write")
-        r.visible = True
-        s["todo"] = _states(r, (PREPARE, STARTING))
+        _begin(r, frame, _states(r, (PREPARE, STARTING)),
+               f"cpu_up(CPU{c}) begins: cpu_hotplug_lock taken for write")
         s["done"] = ()
         frame.pc = 1
         return
@@ -228,8 +238,7 @@ def up(r: Machine, frame: Frame) -> None:
         if _next_callback(r, frame, "todo", 2, c, "startup"):
             return
         w.online[c] = True
-        r.record(frame, None, f"CPU{c} marked online")
-        r.visible = True
+        _shown(r, frame, f"CPU{c} marked online")
         s["todo"] = _states(r, (ONLINE,))
         s["done"] = ()
         frame.pc = 2
@@ -241,15 +250,13 @@ def up(r: Machine, frame: Frame) -> None:
         if _next_callback(r, frame, "todo", 2, c, "startup"):
             return
         w.active[c] = True
-        r.record(frame, None, f"CPU{c} active (schedulable)")
-        r.visible = True
+        _shown(r, frame, f"CPU{c} active (schedulable)")
         r.fire("cpu_active", frame, 0, cpu=c)
         frame.pc = 3
         return
     if frame.pc == 3:
         _unlock(r, HOTPLUG_LOCK)
-        r.record(frame, None, f"cpu_up(CPU{c}) done: cpu_hotplug_lock released")
-        r.visible = True
+        _shown(r, frame, f"cpu_up(CPU{c}) done: cpu_hotplug_lock released")
         r.ret("ok")
         return
     if frame.pc == 4:                      # rollback of ONLINE states, then offline
@@ -259,8 +266,7 @@ def up(r: Machine, frame: Frame) -> None:
         w.online[c] = False
         r.fire("cpu_rollback", frame, 0, cpu=c)
         s["rollback"] = _states(r, (PREPARE, STARTING), reverse=True)
-        r.record(frame, None, f"CPU{c} back offline")
-        r.visible = True
+        _shown(r, frame, f"CPU{c} back offline")
         frame.pc = 5
         return
     if frame.pc == 5:
@@ -278,11 +284,9 @@ def down(r: Machine, frame: Frame) -> None:
     c = int(s["cpu"])
     w = r.w
     if frame.pc == 0:
-        r.take(frame, HOTPLUG_LOCK, False, 0)        # cpu_hotplug_lock for write
+        _begin(r, frame, _states(r, (ONLINE,), reverse=True),
+               f"cpu_down(CPU{c}) begins: CPU inactive, cpu_hotplug_lock taken")
         w.active[c] = False
-        r.record(frame, None, f"cpu_down(CPU{c}) begins: CPU inactive, cpu_hotplug_lock taken")
-        r.visible = True
-        s["todo"] = _states(r, (ONLINE,), reverse=True)
         frame.pc = 1
         return
     if frame.pc in (1, 2):
@@ -299,15 +303,13 @@ def down(r: Machine, frame: Frame) -> None:
                 raise Blocked
             w.stopper = r.t.name
             w.online[c] = False
-            r.record(frame, None, f"stop_machine(): CPU{c} marked offline")
-            r.visible = True
+            _shown(r, frame, f"stop_machine(): CPU{c} marked offline")
             s["todo"] = _states(r, (PREPARE, STARTING), reverse=True)
             frame.pc = 2
             return
         w.stopper = ""
         _unlock(r, HOTPLUG_LOCK)
-        r.record(frame, None, f"cpu_down(CPU{c}) done")
-        r.visible = True
+        _shown(r, frame, f"cpu_down(CPU{c}) done")
         r.ret("ok")
 
 
@@ -351,8 +353,7 @@ def reboot(r: Machine, frame: Frame) -> None:
         if _run_next(r, frame, "reboot"):
             return
         w.globals["system_state"] = "SYSTEM_RESTART"
-        r.record(frame, None, "system_state = SYSTEM_RESTART")
-        r.visible = True
+        _shown(r, frame, "system_state = SYSTEM_RESTART")
         frame.pc = 2
         return
     if frame.pc == 2:
@@ -364,8 +365,7 @@ def reboot(r: Machine, frame: Frame) -> None:
     if frame.pc == 3:
         if _run_next(r, frame, "shutdown"):
             return
-        r.record(frame, None, "syscore_shutdown() done; machine_restart(): firmware takes over")
-        r.visible = True
+        _shown(r, frame, "syscore_shutdown() done; machine_restart(): firmware takes over")
         for t in list(w.threads):
             if t is not r.t:
                 w.mutable(t.name).done = True
@@ -383,9 +383,8 @@ def suspend(r: Machine, frame: Frame) -> None:
         s["before"] = tuple(w.virt)
         s["todo"] = tuple(c for c in range(1, w.ncpus) if w.online[c])
         s["downed"] = s["todo"]
-        r.record(frame, None, f"suspend: tasks frozen, virtualization {_virt(s['before'])}; "
+        _shown(r, frame, f"suspend: tasks frozen, virtualization {_virt(s['before'])}; "
                  "offlining non-boot CPUs")
-        r.visible = True
         frame.pc = 1
         return
     if frame.pc in (1, 4):
@@ -401,16 +400,14 @@ def suspend(r: Machine, frame: Frame) -> None:
             return
         if frame.pc == 1:
             s["todo"] = _callbacks(r, ("syscore_suspend",), reverse=True)
-            r.record(frame, None, "syscore_suspend() on CPU0, IRQs off")
-            r.visible = True
+            _shown(r, frame, "syscore_suspend() on CPU0, IRQs off")
             frame.pc = 2
             return
         after = tuple(w.virt)
         before = s["before"]
         assert isinstance(before, tuple)
         w.frozen = False
-        r.record(frame, None, f"resume complete: virtualization {_virt(after)}")
-        r.visible = True
+        _shown(r, frame, f"resume complete: virtualization {_virt(after)}")
         site = s.get("pm_site") or r.p.site_of(r.p.entry())
         r.fire("resume_done", frame, 0, site=site, before=before)
         r.ret("ok")
@@ -422,9 +419,8 @@ def suspend(r: Machine, frame: Frame) -> None:
             return
         s["todo"] = _callbacks(r, ("syscore_resume",))
         w.virt[0] = False                      # the platform sleeps: CPU0 loses VMX/SVM state
-        r.record(frame, None, "platform sleeps and wakes: CPU0 comes back with virtualization "
+        _shown(r, frame, "platform sleeps and wakes: CPU0 comes back with virtualization "
                  "off; syscore_resume() on CPU0, IRQs off")
-        r.visible = True
         frame.pc = 3
         return
     if frame.pc == 3:
@@ -433,8 +429,7 @@ def suspend(r: Machine, frame: Frame) -> None:
             s["pm_site"] = (s["fn"], s["file"], s["line"])   # KVM's resume callback
             return
         s["todo"] = s["downed"]
-        r.record(frame, None, "onlining non-boot CPUs again")
-        r.visible = True
+        _shown(r, frame, "onlining non-boot CPUs again")
         frame.pc = 4
 
 

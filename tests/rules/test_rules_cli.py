@@ -75,7 +75,7 @@ def test_json_list_and_one() -> None:
     data = json.loads(out)
     assert [d["code"] for d in data] == list(RULES)
     assert set(data[0]) == {"code", "name", "severity", "summary", "what", "why", "example",
-                            "fix", "checked", "blind", "check_at"}
+                            "fix", "checked", "blind", "messages", "check_at"}
     code, out, _ = run("lock-order", "--format", "json")
     assert code == 0
     one = json.loads(out)

@@ -5,6 +5,7 @@ engines naming no rule, and the model's renderer reading them from here."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import importlib
 import re
 from pathlib import Path
@@ -51,10 +52,19 @@ def test_each_code_has_its_own_module(code: str) -> None:
     assert RULES[code] is rule
     for name in FIELDS:
         value = getattr(rule, name)
+        if name == "messages":
+            continue
         assert isinstance(value, str) and value.strip(), f"{code}.{name} is empty"
         assert value == value.strip("\n"), f"{code}.{name} starts or ends with a blank line"
         assert all(line == line.rstrip() for line in value.splitlines()), \
             f"{code}.{name} has trailing whitespace"
+    # every message the module's check says is in its document, and every
+    # message of the document is named by the check
+    code_text = inspect.getsource(module).replace(module.__doc__ or "", "")
+    keys = set(dict(rule.messages))
+    assert set(re.findall(r'RULE\.say\("(\w+)"', code_text)) <= keys
+    assert all(f'"{key}"' in code_text for key in keys), f"{code}: a message nobody says"
+    assert bool(rule.messages) == (module.CHECK is not None)
 
 
 @pytest.mark.parametrize("code", CODES)

@@ -332,11 +332,9 @@ class Picture:
         op = c[0]
         if op in ("slot", "global"):
             return self._read(inst, c, "TRUTH", "2")
-        if op == "const":
-            text = str(c[1])
-            if _digit_like(text):
-                return ("1" if self._int0(text, inst) != 0 else "0"), False
-            return "2", False
+        if op == "const":                 # a number is its truth; a name is unknown
+            number = _digit_like(str(c[1]))
+            return (("1" if self._int0(str(c[1]), inst) else "0") if number else "2"), False
         if op == "not":
             x, shared = self._cond(proc, inst, c[1], lines)  # type: ignore[arg-type]
             return self._scratch(proc, lines, f"NOT3({self._held(proc, lines, x)})"), shared

@@ -1,11 +1,12 @@
 """What a rule module is made of.
 
 A rule is one module kvmplan/model/rules/kvmNNN.py holding:
-- RULE: its document (what, why, example, fix), which `kvmplan rules` prints;
+- RULE: its document (severity, summary, what, why, example, fix, what it
+  cannot see, messages), the module's docstring, which `kvmplan rules` prints;
 - CHECK: its check in the Python engine: for each hook point it watches, a
   function of the hook's `At` (what the engine knows there) that returns the
-  violations as `Report`s, with messages written as format strings
-  (MESSAGES), and keeps the rule's own bookkeeping in the named World fields
+  violations as `Report`s, with messages written as format strings in the
+  document's "## Messages" (RULE.say), and keeps the rule's own bookkeeping in the named World fields
   the module documents;
 - PROMELA: the same check for the SPIN cross-check: statements the exporter
   places at the same hook points (see kvmplan/model/promela).
@@ -46,14 +47,28 @@ class Rule:
     # paths outside the model, bounds
     blind: str
 
+    # its messages: format strings by key, the "## Messages" section
+    messages: tuple[tuple[str, str], ...] = ()
+
+    def say(self, key: str, **values: object) -> str:
+        """The message `key`, filled with `values`."""
+        return dict(self.messages)[key].format(**values)
+
     @classmethod
-    def from_doc(cls, doc: str | None, severity: Severity, summary: str) -> "Rule":
-        """A rule from its module's docstring: "CODE name: title" on the first
-        line, then the sections of DOC_SECTIONS as "## Title" headings, in
-        that order (what kvmplan rules prints). The last two are one line each
-        (paragraph breaks are wrapped text)."""
+    def from_doc(cls, doc: str | None) -> "Rule":
+        """A rule from its module's docstring: "CODE name, severity: summary"
+        on the first line, then the sections of DOC_SECTIONS as "## Title"
+        headings, in that order (what kvmplan rules prints), and last, when
+        the rule reports anything, "## Messages": one "- key: format string"
+        item per message, wrapped lines indented. "How kvmplan checks it" and
+        "What it cannot see" are one line each (paragraph breaks are wrapped
+        text)."""
         lines = (doc or "").strip("\n").splitlines()
-        code, name = lines[0].split(":", 1)[0].split()
+        head, summary = lines[0].split(": ", 1)
+        code_name, severity = head.split(", ")
+        code, name = code_name.split()
+        if severity not in ("error", "warning"):
+            raise ValueError(f"{code}: severity {severity!r}, expected error or warning")
         sections: dict[str, list[str]] = {}
         current: list[str] | None = None
         for line in lines[1:]:
@@ -62,14 +77,31 @@ class Rule:
             elif current is not None:
                 current.append(line)
         text = {title: "\n".join(body).strip("\n") for title, body in sections.items()}
+        messages = _messages(text.pop(MESSAGES, ""))
         if list(text) != [title for title, _ in DOC_SECTIONS]:
             raise ValueError(f"{code}: docstring sections {list(text)}, expected "
                              f"{[title for title, _ in DOC_SECTIONS]}")
         fields = {key: text[title] for title, key in DOC_SECTIONS}
         for key in ("checked", "blind"):
             fields[key] = " ".join(fields[key].split())
-        return cls(code=code, name=name, severity=severity, summary=summary, **fields)
+        return cls(code=code, name=name, severity=severity,  # type: ignore[arg-type]
+                   summary=summary, messages=messages, **fields)
 
+
+def _messages(section: str) -> tuple[tuple[str, str], ...]:
+    """The "- key: text" items of a Messages section, continuation lines
+    joined by one space."""
+    items: list[list[str]] = []
+    for line in section.splitlines():
+        if line.startswith("- "):
+            key, text = line[2:].split(": ", 1)
+            items.append([key, text])
+        elif line.strip():
+            items[-1][1] += " " + line.strip()
+    return tuple((key, text) for key, text in items)
+
+
+MESSAGES = "Messages"
 
 # The sections of a rule module's docstring, in order: (heading, Rule field).
 DOC_SECTIONS = (("What it checks", "what"), ("Why it matters", "why"), ("Example", "example"),

@@ -1,4 +1,4 @@
-"""KVM001 all-online-enabled: a VM never meets a CPU without virtualization.
+"""KVM001 all-online-enabled, error: While a VM exists, every schedulable CPU has virtualization on.
 
 ## What it checks
 
@@ -55,6 +55,11 @@ model: state predicate on every explored state.
 VM ioctls and vCPUs (the model creates and destroys one VM, it runs no
 vCPU); CPUs are checked only while active, not while tasks are frozen for
 suspend or once a reboot has begun; code outside the files the model reads.
+
+## Messages
+
+- off: a VM exists while CPU{cpu} is online and schedulable with
+  virtualization off
 """
 
 from __future__ import annotations
@@ -63,13 +68,7 @@ from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, a
 from kvmplan.model.world import rebooting
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="While a VM exists, every schedulable CPU has virtualization on.")
-
-MESSAGES = {
-    "off": "a VM exists while CPU{cpu} is online and schedulable with virtualization off",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def all_online_enabled(at: At) -> list[Report]:
@@ -79,7 +78,7 @@ def all_online_enabled(at: At) -> list[Report]:
     w = at.world
     if w.vms <= 0 or w.frozen or rebooting(w):
         return []
-    return [Report(MESSAGES["off"].format(cpu=c), cpu=c)
+    return [Report(RULE.say("off", cpu=c), cpu=c)
             for c in range(w.ncpus) if w.active[c] and not w.virt[c]]
 
 

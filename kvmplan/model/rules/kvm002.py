@@ -1,4 +1,4 @@
-"""KVM002 no-enable-without-user: virtualization is off when nobody uses KVM.
+"""KVM002 no-enable-without-user, warning: Virtualization is not left on while KVM has no user.
 
 ## What it checks
 
@@ -49,6 +49,11 @@ Usage counters other than those grammars/lifecycle.txt names (the rule is
 skipped when the code changes none of them); a module parameter that enables
 virtualization at load is taken at its default, not at every value a user
 could give it.
+
+## Messages
+
+- on: CPU{cpu} has virtualization on while {counter} is 0 and no operation
+  is in flight
 """
 
 from __future__ import annotations
@@ -59,13 +64,7 @@ from kvmplan.model.rules.base import (
 )
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="warning",
-    summary="Virtualization is not left on while KVM has no user.")
-
-MESSAGES = {
-    "on": "CPU{cpu} has virtualization on while {counter} is 0 and no operation is in flight",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def no_enable_without_user(at: At) -> list[Report]:
@@ -80,7 +79,7 @@ def no_enable_without_user(at: At) -> list[Report]:
         return []
     if any(w.globals.get(name) == "t" for name in p.vocab.get("param", ())):
         return []
-    return [Report(MESSAGES["on"].format(cpu=c, counter=counters[0]), cpu=c)
+    return [Report(RULE.say("on", cpu=c, counter=counters[0]), cpu=c)
             for c in range(w.ncpus) if w.virt[c]]
 
 

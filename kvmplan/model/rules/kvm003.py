@@ -1,4 +1,4 @@
-"""KVM003 no-double-enable: enable only where off, disable only where on.
+"""KVM003 no-double-enable, error: Enable only where virtualization is off, disable only where on.
 
 ## What it checks
 
@@ -60,6 +60,11 @@ Enables and disables other than the vendor's kvm_x86_ops implementations
 (VMXON/VMXOFF issued from core x86 code, TDX or emergency paths are not in
 the model's files); per-CPU flags other than plain __this_cpu/cpumask
 bookkeeping.
+
+## Messages
+
+- off: {name} runs on CPU{cpu} where virtualization is off
+- on: {name} runs on CPU{cpu} where virtualization is already on
 """
 
 from __future__ import annotations
@@ -68,20 +73,13 @@ from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, b
 from kvmplan.model.world import rebooting
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="Enable only where virtualization is off, disable only where on.")
-
-MESSAGES = {
-    "on": "{name} runs on CPU{cpu} where virtualization is already on",
-    "off": "{name} runs on CPU{cpu} where virtualization is off",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def enable(at: At) -> list[Report]:
     if at.outcome != "busy":
         return []
-    return [Report(MESSAGES["on"].format(name=at.name, cpu=at.cpu))]
+    return [Report(RULE.say("on", name=at.name, cpu=at.cpu))]
 
 
 def disable(at: At) -> list[Report]:
@@ -89,7 +87,7 @@ def disable(at: At) -> list[Report]:
     kvm_rebooting is set before it turns virtualization off."""
     if at.world.virt[at.cpu] or rebooting(at.world):
         return []
-    return [Report(MESSAGES["off"].format(name=at.name, cpu=at.cpu))]
+    return [Report(RULE.say("off", name=at.name, cpu=at.cpu))]
 
 
 CHECK = Check({"enable": enable, "disable": disable})

@@ -1,4 +1,4 @@
-"""KVM004 enable-failure-handled: a failed per-CPU enable is never lost.
+"""KVM004 enable-failure-handled, error: A failure of the per-CPU enable is never dropped.
 
 ## What it checks
 
@@ -69,6 +69,14 @@ model: checked at each failing vendor enable, from the context it runs in
 Failures of anything but the vendor per-CPU enable (one CPU of each run
 can't enable); a failure recorded through a pointer argument or a per-CPU
 structure rather than a global, an atomic or a per-CPU flag.
+
+## Messages
+
+- callback: {what} inside an on_each_cpu()/IPI callback that records the
+  failure nowhere before it returns: the caller never learns of it
+- cross_call: {what} in an on_each_cpu()/IPI call whose return value is lost
+- starting: {name} fails on CPU{cpu} inside a STARTING hotplug callback,
+  where the failure can't stop the CPU from coming online
 """
 
 from __future__ import annotations
@@ -77,17 +85,7 @@ from kvmplan.graph.hooks import STARTING
 from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken, enable_fails
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="A failure of the per-CPU enable is never dropped.")
-
-MESSAGES = {
-    "starting": "{name} fails on CPU{cpu} inside a STARTING hotplug callback, where the failure "
-                "can't stop the CPU from coming online",
-    "cross_call": "{what} in an on_each_cpu()/IPI call whose return value is lost",
-    "callback": "{what} inside an on_each_cpu()/IPI callback that records the failure nowhere "
-                "before it returns: the caller never learns of it",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 # Bookkeeping: Frame.dropped on a cross call's frame, (function, file, line,
 # what) of a callback's failure not recorded in shared state yet.
@@ -100,14 +98,14 @@ def enable(at: At) -> list[Report]:
     if at.outcome != "fails":
         return []
     if at.ctx == STARTING:
-        return [Report(MESSAGES["starting"].format(name=at.name, cpu=at.cpu))]
+        return [Report(RULE.say("starting", name=at.name, cpu=at.cpu))]
     if at.ctx != "IPI" or at.thread is None:
         return []
     what = f"{at.name} fails on CPU{at.cpu}"
     for f in reversed(at.thread.frames):
         if f.key == "@cross":
             if f is at.frame:
-                return [Report(MESSAGES["cross_call"].format(what=what))]
+                return [Report(RULE.say("cross_call", what=what))]
             f.dropped = at.site + (what,)
             return []
     return []
@@ -127,7 +125,7 @@ def cross_return(at: At) -> list[Report]:
     if dropped is None:
         return []
     fn, file, line, what = dropped
-    return [Report(MESSAGES["callback"].format(what=what), site=(fn, file, line))]
+    return [Report(RULE.say("callback", what=what), site=(fn, file, line))]
 
 
 CHECK = Check({"enable": enable, "shared_write": shared_write, "cross_return": cross_return})

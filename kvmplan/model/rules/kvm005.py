@@ -1,4 +1,4 @@
-"""KVM005 hotplug-window: per-CPU work over online CPUs misses no CPU.
+"""KVM005 hotplug-window, warning: Per-CPU enabling over online CPUs misses no CPU coming up.
 
 ## What it checks
 
@@ -63,6 +63,12 @@ KVM001/KVM014.
 Passes over CPU masks other than the online CPUs (for_each_online_cpu,
 on_each_cpu, smp_call_function*): cpu_active_mask, a custom cpumask or a
 work item per CPU are not recognized as passes.
+
+## Messages
+
+- hole: {how} in {fn}() ran on CPUs {covered} without excluding CPU hotplug
+  while cpu_up(CPU{cpu}) was past its hotplug callbacks: CPU{cpu} is now
+  online and schedulable without {what}
 """
 
 from __future__ import annotations
@@ -74,15 +80,7 @@ from kvmplan.model.rules.base import (
 from kvmplan.model.world import holds
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="warning",
-    summary="Per-CPU enabling over online CPUs misses no CPU coming up.")
-
-MESSAGES = {
-    "hole": "{how} in {fn}() ran on CPUs {covered} without excluding CPU hotplug while "
-            "cpu_up(CPU{cpu}) was past its hotplug callbacks: CPU{cpu} is now online and "
-            "schedulable without {what}",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 _WORK = {"enable": "virtualization on", "tdx": "TDX per-CPU init"}
 
 # Bookkeeping: World.missed, marks (cpu, work, covered CPUs, how, function,
@@ -136,7 +134,7 @@ def cpu_active(at: At) -> list[Report]:
             continue
         done = w.virt if work == "enable" else tdx
         if any(done[x] for x in covered):
-            out.append(Report(MESSAGES["hole"].format(how=how, fn=fn, covered=list(covered), cpu=c,
+            out.append(Report(RULE.say("hole", how=how, fn=fn, covered=list(covered), cpu=c,
                                                       what=_WORK[work]), site=(fn, file, line)))
     if marks:
         w.missed = tuple(m for m in marks if m[0] != c)

@@ -1,4 +1,4 @@
-"""KVM006 vm-list-race: vm_list is never changed under a walker's feet.
+"""KVM006 vm-list-race, error: vm_list is not changed while another thread walks it.
 
 ## What it checks
 
@@ -57,6 +57,11 @@ progress in other threads.
 Walks and updates of other VM collections (an xarray, an idr, an RCU list
 walked under rcu_read_lock only); a second VM (the model has one); walks
 over per-VM state.
+
+## Messages
+
+- race: {verb} {list} while the {walker} thread walks it in {fn}() at
+  {file}:{line} with no lock in common
 """
 
 from __future__ import annotations
@@ -64,14 +69,7 @@ from __future__ import annotations
 from kvmplan.model.rules.base import At, Check, Facts, Report, Rule, RuleCheck, Site, broken
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="vm_list is not changed while another thread walks it.")
-
-MESSAGES = {
-    "race": "{verb} {list} while the {walker} thread walks it in {fn}() at {file}:{line} with "
-            "no lock in common",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 # Bookkeeping: World.walkers, (thread, function, file, line) of each walk of
 # vm_list in progress.
@@ -95,7 +93,7 @@ def list_op(at: At) -> list[Report]:
     assert at.thread is not None
     for walker, fn, file, line in at.world.walkers or ():
         if walker != at.thread.name:
-            return [Report(MESSAGES["race"].format(verb=at.verb, list=at.name, walker=walker,
+            return [Report(RULE.say("race", verb=at.verb, list=at.name, walker=walker,
                                                    fn=fn, file=file, line=line))]
     return []
 

@@ -1,4 +1,4 @@
-"""KVM007 lock-order: no lock cycle, no recursive cpus_read_lock().
+"""KVM007 lock-order, error: One lock order; no recursive cpus_read_lock() or self-deadlock.
 
 ## What it checks
 
@@ -80,6 +80,18 @@ Locks the front-end does not recognize (locks taken through wrapper
 functions it does not know, seqlocks, bit locks); two locks of the same name
 in different objects count as one (the model has one VM); cycles of four
 locks or more.
+
+## Messages
+
+- again: {lock} taken again by the thread that holds it{where}:
+  self-deadlock
+- callback: a cpuhp callback takes {lock}, which its registrant
+  holds{where}: cpuhp_setup_state() runs the callback on each CPU's hotplug
+  thread and waits for it, so both wait forever
+- cycle: lock-order cycle {names}: each thread holds one lock and waits for
+  the next
+- read_again: cpus_read_lock() taken again by a thread that already holds
+  it{where}: a waiting cpu_up/cpu_down deadlocks both
 """
 
 from __future__ import annotations
@@ -95,19 +107,7 @@ from kvmplan.model.rules.base import (
 from kvmplan.model.trace import LockEdge
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="One lock order; no recursive cpus_read_lock() or self-deadlock.")
-
-MESSAGES = {
-    "read_again": "cpus_read_lock() taken again by a thread that already holds it{where}: a "
-                  "waiting cpu_up/cpu_down deadlocks both",
-    "callback": "a cpuhp callback takes {lock}, which its registrant holds{where}: "
-                "cpuhp_setup_state() runs the callback on each CPU's hotplug thread and waits "
-                "for it, so both wait forever",
-    "again": "{lock} taken again by the thread that holds it{where}: self-deadlock",
-    "cycle": "lock-order cycle {names}: each thread holds one lock and waits for the next",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def lock(at: At) -> list[Report]:
@@ -125,7 +125,7 @@ def lock(at: At) -> list[Report]:
         key = "callback"
     else:
         key = "again"
-    return [Report(MESSAGES[key].format(lock=at.lock, where=where))]
+    return [Report(RULE.say(key, lock=at.lock, where=where))]
 
 
 def cycles(succ: dict[str, list[str]]) -> list[tuple[str, ...]]:
@@ -184,7 +184,7 @@ def lock_cycles(edges: Edges, trace_of: TraceOf) -> list[Found]:
             continue
         last, key, steps = chain[-1]
         names = " -> ".join(list(cycle) + [cycle[0]])
-        out.append(Found(MESSAGES["cycle"].format(names=names), last.site,
+        out.append(Found(RULE.say("cycle", names=names), last.site,
                          trace_of(key) + steps, _lockdep_report([e for e, _, _ in chain])))
     return out
 

@@ -1,4 +1,4 @@
-"""KVM008 unwind: a failure path leaves nothing behind.
+"""KVM008 unwind, warning: A failed init or VM creation undoes everything it did.
 
 ## What it checks
 
@@ -59,6 +59,11 @@ Failures only where the model injects them (--failures N: a branch on an
 unknown value in module init or VM creation); what init leaves in debugfs,
 sysfs or allocated memory (only registrations, cpuhp states, VMs, usage
 counts and virtualization are checked).
+
+## Messages
+
+- create: VM creation failed but leaves behind: {changed}
+- init: module init failed but leaves behind: {left}
 """
 
 from __future__ import annotations
@@ -70,14 +75,7 @@ from kvmplan.model.world import counters
 from kvmplan.model.world import leftovers as left_behind
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="warning",
-    summary="A failed init or VM creation undoes everything it did.")
-
-MESSAGES = {
-    "init": "module init failed but leaves behind: {left}",
-    "create": "VM creation failed but leaves behind: {changed}",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 # Bookkeeping: Thread.snap of the user thread, the usage counters when its VM
 # creation began.
@@ -88,7 +86,7 @@ def init_done(at: At) -> list[Report]:
     if at.world.module != "gone":
         return []
     left = left_behind(at.program, at.world)
-    return [Report(MESSAGES["init"].format(left="; ".join(left)))] if left else []
+    return [Report(RULE.say("init", left="; ".join(left)))] if left else []
 
 
 def vm_create_begin(at: At) -> list[Report]:
@@ -108,7 +106,7 @@ def vm_create_end(at: At) -> list[Report]:
                for name, before in t.snap if w.globals.get(name, 0) != before]
     if t.owns_vm:
         changed.append("the VM stays on vm_list")
-    return [Report(MESSAGES["create"].format(changed="; ".join(changed)))] if changed else []
+    return [Report(RULE.say("create", changed="; ".join(changed)))] if changed else []
 
 
 CHECK = Check({"init_done": init_done, "vm_create_begin": vm_create_begin,

@@ -1,4 +1,4 @@
-"""KVM009 shutdown-final: nothing re-enables virtualization after shutdown.
+"""KVM009 shutdown-final, error: Virtualization stays off once KVM's shutdown disable has run.
 
 ## What it checks
 
@@ -50,6 +50,12 @@ KVM's disable.
 Shutdown paths other than reboot notifiers and syscore .shutdown: the
 emergency reboot and crash (NMI shootdown,
 cpu_emergency_disable_virtualization()) and kexec are not in the model.
+
+## Messages
+
+- enable: {name} turns virtualization on on CPU{cpu} after KVM's
+  reboot/shutdown disable {final}() ran: the firmware gets the CPU with
+  VMX/SVM on
 """
 
 from __future__ import annotations
@@ -60,14 +66,7 @@ from kvmplan.model.rules.base import (
 )
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="Virtualization stays off once KVM's shutdown disable has run.")
-
-MESSAGES = {
-    "enable": "{name} turns virtualization on on CPU{cpu} after KVM's reboot/shutdown disable "
-              "{final}() ran: the firmware gets the CPU with VMX/SVM on",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 # Bookkeeping: World.virt_final, (function, file) of the reboot notifier or
 # syscore .shutdown callback of KVM that ran.
@@ -82,7 +81,7 @@ def enable(at: At) -> list[Report]:
     final = at.world.virt_final
     if at.outcome != "on" or final is None:
         return []
-    return [Report(MESSAGES["enable"].format(name=at.name, cpu=at.cpu, final=final[0]))]
+    return [Report(RULE.say("enable", name=at.name, cpu=at.cpu, final=final[0]))]
 
 
 CHECK = Check({"kernel_callback_return": kernel_callback_return, "enable": enable})

@@ -1,4 +1,4 @@
-"""KVM010 suspend-resume: a suspend/resume cycle restores virtualization.
+"""KVM010 suspend-resume, error: Suspend/resume restores virtualization and handles failures.
 
 ## What it checks
 
@@ -53,6 +53,11 @@ failures on the resume path.
 
 Hibernation and suspend-to-idle (only suspend to RAM, with CPU0 losing its
 virtualization state while asleep); resume callbacks other than syscore ops.
+
+## Messages
+
+- lost: CPU{cpu} had virtualization on before suspend and is online without
+  it after resume
 """
 
 from __future__ import annotations
@@ -62,13 +67,7 @@ from kvmplan.model.rules.base import (
 )
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="Suspend/resume restores virtualization and handles failures.")
-
-MESSAGES = {
-    "lost": "CPU{cpu} had virtualization on before suspend and is online without it after resume",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def resume_done(at: At) -> list[Report]:
@@ -76,7 +75,7 @@ def resume_done(at: At) -> list[Report]:
     suspend; the site is KVM's last syscore callback that ran (or module
     init when none of KVM's ran)."""
     w = at.world
-    return [Report(MESSAGES["lost"].format(cpu=c)) for c in range(w.ncpus)
+    return [Report(RULE.say("lost", cpu=c)) for c in range(w.ncpus)
             if w.online[c] and at.before[c] and not w.virt[c]]
 
 

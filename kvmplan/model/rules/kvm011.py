@@ -1,4 +1,4 @@
-"""KVM011 setup-order: during init, nothing is used before it is set up.
+"""KVM011 setup-order, warning: Init: no consumer before its producer; /dev/kvm comes last.
 
 ## What it checks
 
@@ -54,6 +54,12 @@ grammars/lifecycle.txt `after` lines.
 Init work other than counts, vm_list changes, registrations, cpuhp states
 and enables after /dev/kvm: e.g. a cache or mask sized from a value
 hardware_setup() produces and used before it (seed 004) is not seen.
+
+## Messages
+
+- work: module init still {what} after /dev/kvm was exposed by {fn}() at
+  {file}:{line}: userspace can already create VMs against a half-initialized
+  KVM
 """
 
 from __future__ import annotations
@@ -63,14 +69,7 @@ from kvmplan.model.rules.base import (
 )
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="warning",
-    summary="Init: no consumer before its producer; /dev/kvm comes last.")
-
-MESSAGES = {
-    "work": "module init still {what} after /dev/kvm was exposed by {fn}() at {file}:{line}: "
-            "userspace can already create VMs against a half-initialized KVM",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 # Bookkeeping: World.exposed, (function, file, line) where module init
 # registered /dev/kvm.
@@ -90,7 +89,7 @@ def init_work(at: At) -> list[Report]:
     if at.thread.name != "init" or w.module != "loading" or exposed is None:
         return []
     fn, file, line = exposed
-    return [Report(MESSAGES["work"].format(what=at.verb, fn=fn, file=file, line=line))]
+    return [Report(RULE.say("work", what=at.verb, fn=fn, file=file, line=line))]
 
 
 def enable(at: At) -> list[Report]:

@@ -1,4 +1,4 @@
-"""KVM012 unload-with-vms: module exit leaves nothing that can still run.
+"""KVM012 unload-with-vms, error: Module exit leaves no VM and no registration behind.
 
 ## What it checks
 
@@ -48,6 +48,10 @@ model: checked when the exit thread completes module_exit.
 Modules other than the vendor module's module_exit; references held by
 anything but VMs (file descriptors of other KVM objects, workqueues,
 timers).
+
+## Messages
+
+- left: module unloaded while something can still call into it: {left}
 """
 
 from __future__ import annotations
@@ -58,19 +62,13 @@ from kvmplan.model.rules.base import (
 from kvmplan.model.world import leftovers as left_behind
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="Module exit leaves no VM and no registration behind.")
-
-MESSAGES = {
-    "left": "module unloaded while something can still call into it: {left}",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def unloaded(at: At) -> list[Report]:
     """module_exit returned: no registration, cpuhp state or VM may remain."""
     left = left_behind(at.program, at.world, state=False)
-    return [Report(MESSAGES["left"].format(left="; ".join(left)))] if left else []
+    return [Report(RULE.say("left", left="; ".join(left)))] if left else []
 
 
 CHECK = Check({"unloaded": unloaded})

@@ -1,4 +1,4 @@
-"""KVM013 uret-context: user-return MSR state is handled in task context.
+"""KVM013 uret-context, warning: User-return MSRs are not snapshotted or dropped in IRQ context.
 
 ## What it checks
 
@@ -52,6 +52,12 @@ reached it.
 
 User-return MSR helpers other than those grammars/lifecycle.txt names; MSR
 writes made directly.
+
+## Messages
+
+- ipi: {name}() runs in IPI (interrupt) context on CPU{cpu}: the interrupt
+  may have hit another hypervisor's guest, whose MSRs would be snapshotted
+  or restored as the host's
 """
 
 from __future__ import annotations
@@ -59,20 +65,13 @@ from __future__ import annotations
 from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="warning",
-    summary="User-return MSRs are not snapshotted or dropped in IRQ context.")
-
-MESSAGES = {
-    "ipi": "{name}() runs in IPI (interrupt) context on CPU{cpu}: the interrupt may have hit "
-           "another hypervisor's guest, whose MSRs would be snapshotted or restored as the host's",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def uret(at: At) -> list[Report]:
     if at.ctx != "IPI":
         return []
-    return [Report(MESSAGES["ipi"].format(name=at.name, cpu=at.cpu))]
+    return [Report(RULE.say("ipi", name=at.name, cpu=at.cpu))]
 
 
 CHECK = Check({"uret": uret})

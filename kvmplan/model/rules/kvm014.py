@@ -1,4 +1,4 @@
-"""KVM014 tdx-online: every CPU a TD can run on has done TDX per-CPU init.
+"""KVM014 tdx-online, error: With TDX on and a VM, every active CPU has TDX per-CPU init.
 
 ## What it checks
 
@@ -50,6 +50,13 @@ tdx_cpu_enable() call.
 TDX per-CPU init and module init done in core x86 code outside the model's
 files (the 2025-26 move of VMXON and TDX setup into the x86 CPU startup
 path); TDX functions other than those grammars/lifecycle.txt names.
+
+## Messages
+
+- missing: TDX is enabled and a VM exists while CPU{cpu} is online and
+  schedulable without TDX per-CPU init (tdx_cpu_enable)
+- vmx_off: {name}() runs on CPU{cpu} without VMXON: TDX per-CPU init needs
+  virtualization on
 """
 
 from __future__ import annotations
@@ -57,21 +64,13 @@ from __future__ import annotations
 from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, any_cpu, broken
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="With TDX on and a VM, every active CPU has TDX per-CPU init.")
-
-MESSAGES = {
-    "vmx_off": "{name}() runs on CPU{cpu} without VMXON: TDX per-CPU init needs virtualization on",
-    "missing": "TDX is enabled and a VM exists while CPU{cpu} is online and schedulable without "
-               "TDX per-CPU init (tdx_cpu_enable)",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 
 
 def tdx_cpu(at: At) -> list[Report]:
-    if at.outcome != "fails":
-        return []
-    return [Report(MESSAGES["vmx_off"].format(name=at.name, cpu=at.cpu))]
+    """A failing TDX per-CPU init: it ran where VMXON had not."""
+    failed = at.outcome == "fails"
+    return [Report(RULE.say("vmx_off", name=at.name, cpu=at.cpu))] if failed else []
 
 
 def tdx_online(at: At) -> list[Report]:
@@ -81,7 +80,7 @@ def tdx_online(at: At) -> list[Report]:
     if not w.tdx_enabled or w.vms <= 0:
         return []
     done = w.tdx_done or (False,) * w.ncpus
-    return [Report(MESSAGES["missing"].format(cpu=c), cpu=c)
+    return [Report(RULE.say("missing", cpu=c), cpu=c)
             for c in range(w.ncpus) if w.active[c] and not done[c]]
 
 

@@ -1,4 +1,4 @@
-"""KVM015 vcpu-config-frozen: VM-wide vCPU parameters freeze at first vCPU.
+"""KVM015 vcpu-config-frozen, warning: VM-wide vCPU parameters freeze once the first vCPU exists.
 
 ## What it checks
 
@@ -54,9 +54,7 @@ from __future__ import annotations
 from kvmplan.model.rules.base import Rule
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="warning",
-    summary="VM-wide vCPU parameters freeze once the first vCPU exists.")
+RULE: Rule = Rule.from_doc(__doc__)
 
 # Not checked yet: the model runs no vCPU-creation ioctl (RULE.checked).
 CHECK = None

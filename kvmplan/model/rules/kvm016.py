@@ -1,4 +1,4 @@
-"""KVM016 sleep-in-atomic: nothing that may sleep runs with IRQs or preemption off.
+"""KVM016 sleep-in-atomic, error: Nothing that may sleep runs with IRQs or preemption off.
 
 ## What it checks
 
@@ -57,6 +57,12 @@ Sleeping calls that are not locks (GFP_KERNEL allocations, msleep(),
 wait_event(), mutex-protected helpers called through function pointers the
 model does not resolve); code run by contexts the model does not have (NMI,
 softirq, timers).
+
+## Messages
+
+- irqs_off: {lock} may sleep and is taken {where}
+- spinning: {lock} may sleep and is taken while the thread holds a spinlock
+  (preemption off)
 """
 
 from __future__ import annotations
@@ -66,15 +72,7 @@ from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
 from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
 
 
-RULE: Rule = Rule.from_doc(
-    __doc__, severity="error",
-    summary="Nothing that may sleep runs with IRQs or preemption off.")
-
-MESSAGES = {
-    "irqs_off": "{lock} may sleep and is taken {where}",
-    "spinning": "{lock} may sleep and is taken while the thread holds a spinlock "
-                "(preemption off)",
-}
+RULE: Rule = Rule.from_doc(__doc__)
 _WHERE = {
     STARTING: "in a STARTING/DYING cpuhp callback, which runs on its CPU with IRQs off",
     "IPI": "in an on_each_cpu()/smp_call_function*() callback (IPI context, IRQs off)",
@@ -92,11 +90,11 @@ def lock(at: At) -> list[Report]:
     if not at.sleeps:
         return []
     if at.ctx in IRQS_OFF:
-        return [Report(MESSAGES["irqs_off"].format(lock=_lock_name(at.lock),
+        return [Report(RULE.say("irqs_off", lock=_lock_name(at.lock),
                                                    where=_WHERE[at.ctx]))]
     assert at.thread is not None
     if at.thread.name in at.world.spinning:
-        return [Report(MESSAGES["spinning"].format(lock=_lock_name(at.lock)))]
+        return [Report(RULE.say("spinning", lock=_lock_name(at.lock)))]
     return []
 
 
