@@ -23,7 +23,7 @@ from kvmplan.model.promela import (
     Unsupported,
     check_rules,
     export_promela,
-    run_spin,
+    spin_check,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +68,8 @@ def main() -> None:
                     f"{result.seconds:6.2f}")
             try:
                 check_rules(found)
-                text = export_promela(build_program(lit.graph), bounds)
                 with tempfile.TemporaryDirectory() as tmp:
-                    spin = run_spin(text, Path(tmp))
+                    spin = spin_check(build_program(lit.graph), bounds, Path(tmp))
             except (Unsupported, SpinError) as exc:
                 unsupported += 1
                 print(f"{head}  unsupported: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -85,6 +86,10 @@ class FunctionCompiler:
         for i in indices:
             self.out[i]["target"] = where
 
+    def keeps(self, name: str) -> bool:
+        """`name` outlives the function: a global, or a field of something."""
+        return strip_ref(name) in self.globals or "->" in name or "." in name
+
     def new_tmp(self) -> str:
         self.tmp += 1
         return f"${self.tmp}"
@@ -105,7 +110,7 @@ class FunctionCompiler:
             )
             for e in self.out
         ]
-        return tuple(with_locks(events))
+        return tuple(with_locks(name_dynamic_states(events, self.keeps)))
 
     # --- statements ---------------------------------------------------------------
     def block(self, node: Node, function_level: bool = False) -> None:
@@ -547,6 +552,14 @@ class FunctionCompiler:
             return slot
         kind, mode, operands = prim
         ops = [_operand(o, raw) for o in operands]
+        if "ret" in operands:
+            # a registration that returns its handle is named by the global
+            # the caller keeps it in; one kept elsewhere belongs to an object
+            # (a VM's debugfs directory), not to the module
+            if slot not in self.globals:
+                self.emit(ev.CALL, node, name=name, args=atoms, slot=slot)
+                return slot
+            ops = [slot if o == "ret" else o for o in ops]
         if kind in (ev.LOCK, ev.UNLOCK):
             self.emit(kind, node, name=strip_ref(ops[0]) if ops else name, mode=mode, scope="call",
                       slot=slot)
@@ -627,6 +640,35 @@ def _successors(events: list[Event], i: int) -> list[int]:
     if e.kind == ev.LOOP_END and 0 <= e.target < n:
         return [e.target]
     return nxt
+
+
+def name_dynamic_states(events: list[Event], kept: Callable[[str], bool]) -> list[Event]:
+    """cpuhp_setup_state(CPUHP_*_DYN, ...) allocates a state and returns its
+    number, which the caller keeps to remove the state later: the state is
+    named by where the number is kept (`kept`: a global or a field), the
+    variable the result is stored in or, from a local, the one it is copied
+    to next (`saved = r;`), with its range in `value`; a removal in the same
+    function through that local is renamed too. A number kept nowhere
+    leaves the range's name."""
+    out = list(events)
+    for i, e in enumerate(events):
+        if e.kind != ev.CPUHP_SETUP or not e.args or not e.args[0].endswith("_DYN") \
+                or not e.slot or e.slot.startswith("$"):
+            continue
+        handle = e.slot if kept(e.slot) else ""
+        for later in events[i + 1:] if not handle else ():
+            if later.kind == ev.ASSIGN and later.value == e.slot:
+                handle = later.name if kept(later.name) else ""
+                break
+            if later.slot == e.slot or (later.kind == ev.ASSIGN and later.name == e.slot):
+                break
+        if not handle:
+            continue
+        out[i] = replace(e, name=handle, args=(handle,) + e.args[1:], value=e.args[0])
+        for j, other in enumerate(out):
+            if other.kind == ev.CPUHP_REMOVE and other.name == e.slot and handle != e.slot:
+                out[j] = replace(other, name=handle, args=(handle,) + other.args[1:])
+    return out
 
 
 def with_locks(events: list[Event]) -> list[Event]:

@@ -89,6 +89,21 @@ def arch_defines(tree: SourceTree, config: KernelConfig) -> dict[str, str]:
     return found
 
 
+def _with_dynamic_states(states: dict[str, CpuhpState],
+                         units: list[FileUnit]) -> dict[str, CpuhpState]:
+    """A dynamically allocated cpuhp state, named by where its number is
+    kept (cparse.compile.name_dynamic_states), takes the place and section
+    of its range (CPUHP_AP_ONLINE_DYN, CPUHP_BP_PREPARE_DYN)."""
+    out = dict(states)
+    for unit in units:
+        for fn in unit.functions:
+            for e in fn.events:
+                if e.kind == ev.CPUHP_SETUP and e.value in states and e.name not in out:
+                    dyn = states[e.value]
+                    out[e.name] = CpuhpState(e.name, dyn.index, dyn.section)
+    return out
+
+
 def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpState],
                      x86_ops: dict[str, str], vendor: str) -> HookGraph:
     vendor_dir = VENDOR_DIRS.get(vendor, "")
@@ -117,6 +132,7 @@ def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpSt
             if prev is None or _better(fn, prev, vendor_dir, other_vendor_dirs):
                 functions[fn.name] = fn
     bindings = _bindings(tables)
+    states = _with_dynamic_states(states, units)
     graph = HookGraph(
         root=root, vendor=vendor, functions=functions, statics=statics, tables=tables,
         bindings=bindings, x86_ops=x86_ops, global_types=global_types,

@@ -7,13 +7,13 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.model.interp import Outcome, Runner
 from kvmplan.model.kernel import IRQS_OFF
 from kvmplan.model.program import Program, build_program
-from kvmplan.model.rules import CHECKS, fire, violations
+from kvmplan.model.rules import CHECKS, STATE_RULES, fire, violations
 from kvmplan.model.rules.base import At
 from kvmplan.model.semantics import handlers
 from kvmplan.model.trace import LockEdge, Step, Violation
@@ -34,6 +34,11 @@ class Bounds:
     cpus: int = 2
     hotplug_events: int = 2
     failures: int = 0          # injected failures of fallible init / VM-creation calls
+    # with failures = 0: injected failures of the failure pass, which runs
+    # module init and VM creation/destruction alone (no hotplug, no system
+    # event) to judge error paths, whose interleavings would not fit the
+    # state bound; 0: no failure pass
+    failure_pass: int = 1
     max_states: int = 200_000
     # system events, at most one per execution: suspend/resume, reboot, module unload
     system: tuple[str, ...] = ("suspend", "reboot", "unload")
@@ -271,10 +276,38 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _explore(program, bounds, rules)
+        first, *more = passes(bounds)
+        result = _explore(program, first, rules)
+        for extra in more:
+            result = _merged(result, _explore(program, extra, rules))
+        return result
     finally:
         if paused:
             gc.enable()
+
+
+def passes(bounds: Bounds) -> tuple[Bounds, ...]:
+    """The searches a check runs: the interleavings within `bounds`, then,
+    when it injects no failure itself, the failure pass (module init and VM
+    creation alone, `failure_pass` injected failures). Each is one search
+    of one model (and one Promela model)."""
+    main = replace(bounds, failure_pass=0)
+    if bounds.failures or not bounds.failure_pass:
+        return (main,)
+    return (main, replace(main, failures=bounds.failure_pass, hotplug_events=0, system=()))
+
+
+def _merged(main: Result, failing: Result) -> Result:
+    """The findings of the main search, then those of the failure pass that
+    it lacks (a state property once per rule, others once per location)."""
+    def key(f: Finding) -> tuple:
+        return (f.rule,) if f.rule in STATE_RULES else (f.rule, f.file, f.line)
+    seen = {key(f) for f in main.findings}
+    extra = [f for f in failing.findings if key(f) not in seen]
+    ordered = sorted(main.findings + extra, key=lambda f: (f.rule, f.file, f.line, f.message))
+    return Result(ordered, main.states + failing.states, main.transitions + failing.transitions,
+                  main.seconds + failing.seconds, main.bound_reached or failing.bound_reached,
+                  main.notes + failing.notes, example=main.example)
 
 
 def _explore(program: Program, bounds: Bounds, rules: set[str] | None) -> Result:

@@ -509,6 +509,9 @@ class Runner:
     def register(self, frame: Frame, e: Event) -> None:
         item = (e.mode, e.name)
         if e.kind == ev.REGISTER:
+            if e.slot and self.inject and self.w.failures_left > 0 \
+                    and self.t.name in ("init", "user"):
+                self._fail_registration(e)
             self.fire("register", frame, e.line, name=e.name, kind=e.mode)
             if e.mode != "misc":
                 self.fire("init_work", frame, e.line, verb=f"registers {e.name}")
@@ -520,6 +523,19 @@ class Runner:
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
+
+    def _fail_registration(self, e: Event) -> None:
+        """A registration whose result the caller keeps can fail (an injected
+        failure): then it registers nothing and returns an error."""
+        alt = self.w.copy()
+        alt.failures_left -= 1
+        runner = Runner(self.p, alt, self.t.name, self.inject)
+        af = runner.t.frames[-1]
+        af.slots[str(e.slot)] = "err"
+        runner.record(af, e, f"inject failure: {describe(e)} fails")
+        af.pc += 1
+        runner.visible = True
+        self.forks.extend(runner.run())
 
     def cpuhp(self, frame: Frame, e: Event) -> None:
         f = self.fn(frame)

@@ -67,6 +67,20 @@ class Program:
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
 
+    def done_at(self, item: tuple[str, str]) -> tuple[str, str, int] | None:
+        """Where the code first does `item` (world.left_items): registers it,
+        sets up the cpuhp state, changes the counter; None when no single
+        event does it (virtualization, VMs)."""
+        kind, name = item
+        for key in sorted(self.functions):
+            fn = self.functions[key]
+            for e in fn.events:
+                if (kind == "cpuhp" and e.kind == ev.CPUHP_SETUP and e.name == name) \
+                        or (kind == "count" and e.kind == ev.COUNT and e.name == name) \
+                        or (e.kind == ev.REGISTER and (e.mode, e.name) == item):
+                    return (fn.name, fn.file, e.line)
+        return None
+
     def site_of(self, key: str) -> tuple[str, str, int]:
         """Where a finding about an operation with no step of its own points:
         the function that runs it (module_init, module_exit, VM creation)."""

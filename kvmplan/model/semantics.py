@@ -107,7 +107,11 @@ SEMANTICS: tuple[Primitive, ...] = (
     Primitive(ev.REGISTER, "event", "register", """
         register_syscore_ops / register_reboot_notifier / cpu_emergency_register_virt_callback /
         misc_register(/dev/kvm)...: records the registration, its callbacks become reachable;
-        /dev/kvm lets the user thread run
+        /dev/kvm lets the user thread run; a registration whose handle the caller keeps in a
+        global (debugfs_create_dir) is named by that global
+        """, fallible="""
+        with failure injection, a registration whose result the caller keeps may fail instead:
+        nothing is registered and the result is an error
         """),
     Primitive(ev.UNREGISTER, "event", "register", "removes the registration"),
     Primitive(ev.CPUHP_SETUP, "event", "cpuhp", """

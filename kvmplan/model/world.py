@@ -234,11 +234,19 @@ def leftovers(program: Program, w: World, state: bool = True) -> list[str]:
     """What a module that is gone left behind: registrations and VMs (which
     can call into its code), and with `state` also counts and virtualization
     left on (which a failed init must undo)."""
-    left = [f"{kind} registration {name}" for kind, name in sorted(w.regs)]
-    left += [f"cpuhp state {state}" for state in sorted(w.cpuhp)]
+    return [text for text, _ in left_items(program, w, state)]
+
+
+def left_items(program: Program, w: World,
+               state: bool = True) -> list[tuple[str, tuple[str, str]]]:
+    """leftovers(), each with what it is: (kind, name) of a registration,
+    ("cpuhp", state), ("count", counter), ("vms", ""), ("virt", "CPUn")."""
+    left = [(f"{kind} registration {name}", (kind, name)) for kind, name in sorted(w.regs)]
+    left += [(f"cpuhp state {st}", ("cpuhp", st)) for st in sorted(w.cpuhp)]
     if w.vms:
-        left.append(f"{w.vms} VM(s) on vm_list")
+        left.append((f"{w.vms} VM(s) on vm_list", ("vms", "")))
     if state:
-        left += [f"{name} = {v}" for name, v in counters(program, w) if v]
-        left += [f"virtualization on on CPU{c}" for c in range(w.ncpus) if w.virt[c]]
+        left += [(f"{name} = {v}", ("count", name)) for name, v in counters(program, w) if v]
+        left += [(f"virtualization on on CPU{c}", ("virt", f"CPU{c}"))
+                 for c in range(w.ncpus) if w.virt[c]]
     return left

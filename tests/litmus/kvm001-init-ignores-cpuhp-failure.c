@@ -20,6 +20,13 @@ static int __init vmx_init(void)
 
 	r = cpuhp_setup_state(CPUHP_AP_KVM_ONLINE, "kvm/cpu:online",
 			      kvm_online_cpu, kvm_offline_cpu);
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state(CPUHP_AP_KVM_ONLINE);
+	return r;
 }
 module_init(vmx_init);

@@ -21,6 +21,13 @@ static int __init vmx_init(void)
 			      kvm_online_cpu, kvm_offline_cpu);
 	if (r)
 		return r;
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state(CPUHP_AP_KVM_ONLINE);
+	return r;
 }
 module_init(vmx_init);

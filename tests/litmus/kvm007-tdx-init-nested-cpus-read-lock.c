@@ -21,6 +21,13 @@ static int __init vt_init(void)
 	cpus_read_unlock();
 	if (r)
 		return -EIO;
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state_nocalls(CPUHP_AP_KVM_ONLINE);
+	return r;
 }
 module_init(vt_init);

@@ -17,7 +17,16 @@ static struct notifier_block kvm_reboot_notifier = {
 
 static int __init vmx_init(void)
 {
+	int r;
+
 	register_reboot_notifier(&kvm_reboot_notifier);
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	unregister_reboot_notifier(&kvm_reboot_notifier);
+	return r;
 }
 module_init(vmx_init);

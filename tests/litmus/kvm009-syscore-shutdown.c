@@ -17,7 +17,16 @@ static struct syscore_ops kvm_syscore_ops = {
 
 static int __init vmx_init(void)
 {
+	int r;
+
 	register_syscore_ops(&kvm_syscore_ops);
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	unregister_syscore_ops(&kvm_syscore_ops);
+	return r;
 }
 module_init(vmx_init);

@@ -21,7 +21,15 @@ static int __init vt_init(void)
 	cpus_read_unlock();
 	if (r)
 		return r;
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state(CPUHP_AP_ONLINE_DYN);
+	kvm_disable_virtualization();
+	return r;
 }
 module_init(vt_init);
 

@@ -4,7 +4,7 @@
 // expect: clean
 // twin: kvm014-tdx-cpuhp-before-kvm
 // prelude: kvm-6.12
-// use: decls vendor-ops online-cpu offline-cpu tdx-cpuhp enable-virtualization create-vm-enables
+// use: decls vendor-ops online-cpu offline-cpu tdx-cpuhp enable-virtualization disable-virtualization create-vm-enables
 
 static int __init vt_init(void)
 {
@@ -21,6 +21,14 @@ static int __init vt_init(void)
 	cpus_read_unlock();
 	if (r)
 		return r;
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state(CPUHP_AP_ONLINE_DYN);
+	kvm_disable_virtualization();
+	return r;
 }
 module_init(vt_init);

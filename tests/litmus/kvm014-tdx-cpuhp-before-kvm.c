@@ -3,7 +3,7 @@
 // cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
 // expect: KVM014
 // prelude: kvm-6.12
-// use: decls vendor-ops online-cpu offline-cpu tdx-cpuhp enable-virtualization create-vm-enables
+// use: decls vendor-ops online-cpu offline-cpu tdx-cpuhp enable-virtualization disable-virtualization create-vm-enables
 
 static int __init vt_init(void)
 {
@@ -20,6 +20,14 @@ static int __init vt_init(void)
 	cpus_read_unlock();
 	if (r)
 		return r;
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state(CPUHP_AP_X86_TDX_ONLINE);
+	kvm_disable_virtualization();
+	return r;
 }
 module_init(vt_init);

@@ -28,10 +28,20 @@ static int kvm_online_cpu(unsigned int cpu)
 
 static int __init vmx_init(void)
 {
+	int r;
+
 	cpuhp_setup_state_nocalls(CPUHP_AP_KVM_STARTING, "kvm/cpu:starting",
 				  kvm_starting_cpu, NULL);
 	cpuhp_setup_state_nocalls(CPUHP_AP_KVM_ONLINE, "kvm/cpu:online",
 				  kvm_online_cpu, kvm_dying_cpu);
-	return misc_register(&kvm_dev);
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state_nocalls(CPUHP_AP_KVM_ONLINE);
+	cpuhp_remove_state_nocalls(CPUHP_AP_KVM_STARTING);
+	return r;
 }
 module_init(vmx_init);

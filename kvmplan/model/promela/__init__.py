@@ -73,7 +73,7 @@ Shape of the Promela model:
 from kvmplan.model.kernel import SYSTEM_EVENTS
 from kvmplan.model.promela.checks import RULES, Unsupported, check_rules
 from kvmplan.model.promela.export import export_promela
-from kvmplan.model.promela.spin import SpinError, SpinResult, run_spin
+from kvmplan.model.promela.spin import SpinError, SpinResult, run_spin, spin_check
 
 __all__ = ["RULES", "SYSTEM_EVENTS", "SpinError", "SpinResult", "Unsupported", "check_rules",
-           "export_promela", "run_spin"]
+           "export_promela", "run_spin", "spin_check"]

@@ -468,8 +468,9 @@ class Emitter(Picture):
         register_reboot_notifier...) or its undoing: the (kind, object) is
         registered or not; the user thread may start while a misc device is
         registered; the system events run the callbacks of the registrations
-        in force. A registration other than /dev/kvm is lifecycle work. The
-        call succeeds."""
+        in force. A registration other than /dev/kvm is lifecycle work. One
+        whose result the caller keeps can fail (an injected failure):
+        nothing is registered and the result is an error."""
         site = dataclasses.replace(self._site(proc, inst), kind=e.mode)
         stmts = []
         if e.kind == ev.REGISTER:
@@ -480,6 +481,10 @@ class Emitter(Picture):
         slot = self._slot(inst, e)
         if slot:
             stmts.append(f"{slot} = V_OK")
+        if slot and e.kind == ev.REGISTER and self.bounds.failures > 0 and proc.me in (INIT, USER):
+            # an injected failure: nothing registered, an error returned
+            stmts = [f"if :: failures_left > 0 -> failures_left--; {slot} = V_ERR "
+                     f":: true -> {'; '.join(stmts)} fi"]
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
 
     def lock(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:

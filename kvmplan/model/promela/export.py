@@ -18,6 +18,7 @@ ENV_PML = Path(__file__).with_name("env.pml")
 
 # Bounds fields the exporter honours; any other field set is something it
 # does not model.
+# (not failure_pass: each search of explorer.passes(bounds) is a model of its own)
 MODELLED_BOUNDS = frozenset({"cpus", "hotplug_events", "failures", "max_states", "system"})
 
 

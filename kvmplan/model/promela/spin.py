@@ -9,8 +9,13 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kvmplan.model.promela.checks import RULES
+
+if TYPE_CHECKING:
+    from kvmplan.model.explorer import Bounds
+    from kvmplan.model.program import Program
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,23 @@ def _run(cmd: list[str], cwd: Path, what: str) -> str:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         raise SpinError(f"{what} failed: {' | '.join(tail)}")
     return proc.stdout
+
+
+def spin_check(program: "Program", bounds: "Bounds", workdir: Path) -> SpinResult:
+    """SPIN on each search a check runs (explorer.passes: the interleavings,
+    then the failure pass), each exported as a model of its own in a folder
+    of `workdir`: the rules found broken in any, counts summed."""
+    from kvmplan.model.explorer import passes
+    from kvmplan.model.promela.export import export_promela
+
+    results = []
+    for n, each in enumerate(passes(bounds)):
+        folder = workdir / f"pass{n}"
+        folder.mkdir(exist_ok=True)
+        results.append(run_spin(export_promela(program, each), folder))
+    return SpinResult(frozenset().union(*(r.rules for r in results)),
+                      sum(r.errors for r in results), sum(r.violations for r in results),
+                      frozenset().union(*(r.probes for r in results)),
+                      sum(r.states for r in results), max(r.depth for r in results),
+                      sum(r.seconds for r in results),
+                      "\n".join(r.output for r in results))

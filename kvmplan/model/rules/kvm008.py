@@ -2,12 +2,13 @@
 
 ## What it checks
 
-With failure injection (--failures N), any fallible call in module init
-or VM creation may fail. When a failed module init (or a failed
+Any fallible step of module init or VM creation may fail (one at a time,
+in the failure pass that every check runs; with --failures N, also among
+the interleavings). When a failed module init (or a failed
 kvm_create_vm()) returns, nothing it did may remain: no registration
-(cpuhp state, syscore ops, reboot notifier, /dev/kvm), no change of
-kvm_usage_count, no VM on vm_list, no CPU with virtualization it turned
-on.
+(cpuhp state, syscore ops, reboot notifier, emergency callback, a debugfs
+directory kept in a global, /dev/kvm), no change of kvm_usage_count, no
+VM on vm_list, no CPU with virtualization it turned on.
 
 ## Why it matters
 
@@ -50,15 +51,20 @@ first.
 
 ## How kvmplan checks it
 
-model, with --failures N: checked when a failing module init or VM creation
-returns; only calls the model treats as fallible fail.
+model: checked when a failing module init or VM creation returns. The
+failure pass runs module init and then VM creation and destruction alone
+(no hotplug, no system event) with one injected failure: a registration
+whose result the caller keeps (misc_register(), ...), a cpuhp callback, the
+vendor enable on one CPU, or a branch on an unknown value that leads to an
+error exit.
 
 ## What it cannot see
 
-Failures only where the model injects them (--failures N: a branch on an
-unknown value in module init or VM creation); what init leaves in debugfs,
-sysfs or allocated memory (only registrations, cpuhp states, VMs, usage
-counts and virtualization are checked).
+Failures only where the model injects them; a failure during a
+concurrent hotplug or system event unless --failures N asks for it; what
+init leaves in sysfs, in allocated memory or in a debugfs entry not kept
+in a global (only registrations, cpuhp states, VMs, usage counts and
+virtualization are checked).
 
 ## Messages
 
@@ -72,7 +78,7 @@ from kvmplan.model.rules.base import (
     At, Check, Facts, Report, Rule, RuleCheck, Site, broken, comment, facts, leftovers,
 )
 from kvmplan.model.world import counters
-from kvmplan.model.world import leftovers as left_behind
+from kvmplan.model.world import left_items
 
 
 RULE: Rule = Rule.from_doc(__doc__)
@@ -82,11 +88,13 @@ RULE: Rule = Rule.from_doc(__doc__)
 
 
 def init_done(at: At) -> list[Report]:
-    """Module init failed (the module is gone) and left something behind."""
+    """Module init failed (the module is gone) and left something behind:
+    one report per thing left, where the code does it (so that a series
+    that undoes one of them fixes that one), else at module init."""
     if at.world.module != "gone":
         return []
-    left = left_behind(at.program, at.world)
-    return [Report(RULE.say("init", left="; ".join(left)))] if left else []
+    return [Report(RULE.say("init", left=text), site=at.program.done_at(item))
+            for text, item in left_items(at.program, at.world)]
 
 
 def vm_create_begin(at: At) -> list[Report]:
