@@ -33,7 +33,7 @@ def register(model_app: typer.Typer) -> None:
         and the rules as assertions) for an independent model checker. This is
         the search of the interleavings; a check also runs the failure pass,
         which is the export with --failures 1 --hotplug-events 0 --system none."""
-        from kvmplan.model import build_program, passes
+        from kvmplan.model import build_program
         from kvmplan.model.promela import SYSTEM_EVENTS, Unsupported, export_promela
 
         if fmt not in FORMATS:
@@ -56,7 +56,7 @@ def register(model_app: typer.Typer) -> None:
         if failures is not None:
             bounds = dataclasses.replace(bounds, failures=failures)
         try:
-            text = export_promela(build_program(lit.graph), passes(bounds)[0])
+            text = export_promela(build_program(lit.graph), bounds)
         except Unsupported as exc:
             fail(f"{scenario.name}: cannot export: {exc}")
         if output is None:

@@ -552,14 +552,16 @@ class FunctionCompiler:
             return slot
         kind, mode, operands = prim
         ops = [_operand(o, raw) for o in operands]
-        if "ret" in operands:
+        if "ret" in operands or "g0" in operands:
             # a registration that returns its handle is named by the global
-            # the caller keeps it in; one kept elsewhere belongs to an object
-            # (a VM's debugfs directory), not to the module
-            if slot not in self.globals:
+            # the caller keeps it in (ret), and undone through it (g0); one
+            # kept elsewhere belongs to an object (a VM's debugfs
+            # directory), not to the module: an ordinary call
+            handle = slot if "ret" in operands else strip_ref(raw[0]) if raw else ""
+            if handle not in self.globals:
                 self.emit(ev.CALL, node, name=name, args=atoms, slot=slot)
                 return slot
-            ops = [slot if o == "ret" else o for o in ops]
+            ops = [handle if o in ("ret", "g0") else o for o in ops]
         if kind in (ev.LOCK, ev.UNLOCK):
             self.emit(kind, node, name=strip_ref(ops[0]) if ops else name, mode=mode, scope="call",
                       slot=slot)

@@ -4,7 +4,12 @@ Each hunk is looked for where its header says, shifted by the offset the
 hunks before it needed, then ever further away. When its whole preimage
 (context and removed lines) matches nowhere, up to MAX_FUZZ context lines
 are dropped from each end of the hunk and the search is repeated: that is
-patch's "fuzz". Removed and added lines are never fuzzed.
+patch's "fuzz". Removed and added lines are never fuzzed. Unlike patch,
+a fuzzed placement needs a line that still matches and says something
+(ANCHOR_CHARS characters besides blanks, braces, parentheses and comment
+markers; fewer for a removed line): a hunk whose surviving context is a
+blank line and a `/*` matches anywhere, and placed there it would invent
+code the series never had.
 
 Placement works on any sequence of comparable keys, so the same search
 places a hunk in real text (keys are lines) and in a baseline that keeps
@@ -20,6 +25,12 @@ from kvmplan.diagnostics import Diagnostic
 from kvmplan.diff.filepatch import FilePatch, Hunk
 
 MAX_FUZZ = 2
+ANCHOR_CHARS = 10
+
+
+def anchors(text: str, chars: int = ANCHOR_CHARS) -> bool:
+    """A line that can anchor a fuzzed placement: it says something."""
+    return sum(1 for c in text if not c.isspace() and c not in "{}();/*") >= chars
 
 HunkStatus = Literal["exact", "offset", "fuzz", "present", "failed"]
 STATUSES: tuple[HunkStatus, ...] = ("exact", "offset", "fuzz", "present", "failed")
@@ -112,14 +123,17 @@ def context_ends(hunk: Hunk) -> tuple[int, int]:
 
 
 def place(old: Sequence[Hashable], pre: Sequence[Hashable], want: int, lead: int,
-          trail: int, lo: int = 0) -> Placement | None:
+          trail: int, lo: int = 0, anchored: Sequence[bool] | None = None) -> Placement | None:
     """Find `pre` in `old[lo:]`, nearest to index `want` first; with fuzz,
-    drop up to MAX_FUZZ of its `lead`/`trail` context lines."""
+    drop up to MAX_FUZZ of its `lead`/`trail` context lines, as long as a
+    line left can anchor it (`anchored`, per line of `pre`)."""
     n = len(old)
     for fuzz in range(0, MAX_FUZZ + 1):
         cut_head = min(fuzz, lead)
         cut_tail = min(fuzz, trail)
         if fuzz and cut_head == 0 and cut_tail == 0:
+            break
+        if fuzz and anchored is not None and not any(anchored[cut_head:len(pre) - cut_tail]):
             break
         body = list(pre[cut_head:len(pre) - cut_tail])
         size = len(body)
@@ -173,12 +187,15 @@ def place_hunks(old: Sequence[Hashable], hunks: Sequence[Hunk],
     drift = 0            # offset the previous hunks needed
     for i, hunk in enumerate(hunks):
         pre = [key(t) for t in preimage(hunk)]
+        # a removed line (never fuzzed away) anchors with less: the author saw it
+        anchored = [anchors(ln.text) or (ln.kind == "-" and anchors(ln.text, 3))
+                    for ln in hunk.lines if ln.kind in (" ", "-")]
         lead, trail = context_ends(hunk)
         # An empty old side (old_len 0) means "insert after line old_start".
         want = (hunk.old_start if hunk.old_len == 0 else hunk.old_start - 1) + drift
         # removed lines are never fuzzed away: they must be in the file
         removed = [key(ln.text) for ln in hunk.lines if ln.kind == "-"]
-        at = (place(old, pre, max(want, pos), lead, trail, lo=pos)
+        at = (place(old, pre, max(want, pos), lead, trail, lo=pos, anchored=anchored)
               if present.issuperset(removed) else None)
         if at is None:
             # Like patch's "previously applied" check: is the postimage there?

@@ -95,3 +95,30 @@ def test_a_hunk_that_only_drops_static_changes_no_behaviour() -> None:
     assert not _touches(hunk("static int kvm_online_cpu(unsigned int cpu)",
                              "static int __init kvm_online_cpu(unsigned int cpu)"), names)
     assert _touches(hunk("\tr = hardware_enable_all();", "\tr = 0;"), names)
+
+
+def test_fuzz_needs_a_context_line_that_says_something():
+    """patch would place this with fuzz 2 wherever a blank line precedes a
+    `/*`; kvmplan refuses: the surviving context anchors nothing."""
+    hunk = """\
+--- a/f.c
++++ b/f.c
+@@ -2,6 +2,9 @@ static int __init f_init(void)
+ {
+ \tint r, cpu;
+ 
++\tif (!supported())
++\t\treturn -EOPNOTSUPP;
++
+ \t/*
+ \t * Note, setup() touches only local knobs, i.e. there's nothing
+ \t * to unwind if a later step fails.
+"""
+    text = "int g(void)\n{\n\treturn h();\n}\n\n\t/*\n\t * something else\n\t */\n"
+    r = apply_file(_patch(hunk), text)
+    assert [h.status for h in r.hunks] == ["failed"]
+    assert r.text == text
+    # with a line that says something left, fuzz places it
+    strong = ("int g(void)\n{\n\tint r, cpu;\n\n\t/*\n\t * Note, setup() touches only local "
+              "knobs, i.e. there's nothing\n\t * something else\n\t */\n")
+    assert [h.status for h in apply_file(_patch(hunk), strong).hunks] == ["fuzz"]

@@ -71,9 +71,34 @@ def test_no_double_enable_on_either_tree(kernel_tree) -> None:
 # Every finding on the trees, reviewed trace by trace (see the issue note).
 # A change here is a change of verdict: review the new trace before editing.
 VERDICTS = {
-    "6.1": {"KVM001", "KVM002", "KVM004", "KVM005", "KVM006", "KVM009", "KVM013"},
-    "6.12": {"KVM006", "KVM013"},
+    "6.1": {"KVM001", "KVM002", "KVM004", "KVM005", "KVM006", "KVM008", "KVM009", "KVM013"},
+    "6.12": {"KVM006", "KVM008", "KVM013"},
 }
+
+# kvm_init()'s error paths, reviewed line by line on both trees: what a
+# failed init leaves registered, and the call each is registered by.
+UNWIND = {
+    "6.1": {"debugfs registration kvm_debugfs_dir": "debugfs_create_dir(",
+            "syscore registration kvm_syscore_ops": "register_syscore_ops(&kvm_syscore_ops)"},
+    "6.12": {"debugfs registration kvm_debugfs_dir": "debugfs_create_dir("},
+}
+
+
+@pytest.mark.parametrize("version", sorted(UNWIND))
+def test_kvm008_failed_init_leaves_registrations(kernel_tree, version: str) -> None:
+    """KVM008 on each tree: one finding per thing kvm_init()'s error path
+    forgets, at the line that registers it, with a trace through the
+    failing step to the module gone."""
+    root = Path(kernel_tree(version))
+    found = {f.message.split("leaves behind: ", 1)[1]: f
+             for f in _check(str(root)).findings if f.rule == "KVM008"}
+    assert set(found) == set(UNWIND[version])
+    for left, call in UNWIND[version].items():
+        f = found[left]
+        assert call in (root / f.file).read_text(errors="replace").splitlines()[f.line - 1]
+        events = [s.event for s in f.trace]
+        assert any("fails" in e or "failed" in e for e in events), events
+        assert events[-1] == "module_init returned: module gone"
 
 
 @pytest.mark.parametrize("version", sorted(VERDICTS))
