@@ -357,11 +357,20 @@ class Runner:
             frame.slots[e.slot] = self.value(frame, e.args[0])
 
     def uret(self, frame: Frame, e: Event, target: Target) -> None:
-        self.record(frame, e, f"{e.name}() on CPU{frame.cpu}"
-                    + (" in IPI context" if self.context() == "IPI" else ""))
+        self.record(frame, e, f"{e.name}() on CPU{frame.cpu}" + self._where_cross(frame))
         self.fire("uret", frame, e.line, name=e.name)
         if e.slot:
             frame.slots[e.slot] = "?"
+
+    def _where_cross(self, frame: Frame) -> str:
+        """How a cross call's callback runs on this CPU: by IPI, or on the
+        caller's own CPU directly (IRQs off); "" outside cross calls."""
+        if self.context() != "IPI":
+            return ""
+        cross = next((f for f in reversed(self.t.frames) if f.key == "@cross"), None)
+        if cross is not None and cross.cpu == frame.cpu:
+            return " (the cross call's local call, IRQs off)"
+        return " in IPI context"
 
     def atomic(self, frame: Frame, e: Event, target: Target) -> None:
         name = strip_ref(e.args[0])

@@ -90,8 +90,8 @@ SEMANTICS: tuple[Primitive, ...] = (
         """),
     Primitive(ev.CROSS_CALL, "event", "cross_call", """
         on_each_cpu(fn) / smp_call_function_single(c, fn) / ..._many: runs fn on each CPU
-        online at that moment (on c, if online) in IPI context; no hotplug exclusion; fn's
-        return value is lost
+        online at that moment (on c, if online) in IPI context, on the caller's own CPU
+        directly (IRQs off, not an interrupt); no hotplug exclusion; fn's return value is lost
         """, context="IPI: IRQs off on the target CPU"),
     Primitive(ev.COUNT, "event", "count", """
         kvm_usage_count++/--/= on a usage counter: shared, read and written as it is

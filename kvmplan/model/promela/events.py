@@ -66,10 +66,13 @@ class Emitter(Picture):
         if names:
             proc.decls.append(f"int {prefix}[{len(names)}] = V_ABSENT;  /* {_comment(fn.name)}: "
                               f"{_comment(', '.join(names))} */")
+        # a cross call's callback runs on the caller's CPU directly, elsewhere by IPI
+        origin = "" if ctx != "IPI" or caller is None else (
+            caller.origin if caller.ctx == "IPI" else caller.cpu)
         inst = _Inst(key, fn, prefix, cpu, ctx, irq, result, cont,
                      f"irqcpu[{proc.me}] = {caller_irq}" if irq != caller_irq else None,
                      slots, resets, stack + (key,), caller.dropped if caller else "",
-                     caller.chain if caller else (), ends)
+                     caller.chain if caller else (), ends, origin)
         proc.comment(f"{fn.name}() [{fn.file}:{fn.line}] on CPU {cpu}, context {ctx}")
         if irq != caller_irq:
             # entering an IRQs-off context on `cpu`, or leaving the caller's

@@ -66,6 +66,8 @@ class _Inst:
     # an operation's outermost activation: hooks run where it returns (the
     # thread is then idle); empty for every other activation
     ends: tuple[str, ...] = ()
+    # in a cross call's callback: the caller's CPU (Site.origin)
+    origin: str = ""
 
 
 class _Proc:
@@ -429,7 +431,8 @@ class Picture:
         return out
 
     def _site(self, proc: _Proc, inst: _Inst) -> Site:
-        return Site(proc.me, inst.cpu, inst.ctx, self.ncpus, dropped=inst.dropped, chain=inst.chain)
+        return Site(proc.me, inst.cpu, inst.ctx, self.ncpus, dropped=inst.dropped, chain=inst.chain,
+                    origin=inst.origin)
 
     def _shared(self, proc: _Proc, cpu: str, ctx: str, stmts: list[str],
                 extra_guard: str = "", goto: str | None = None, writes: bool = True) -> str:

@@ -299,6 +299,9 @@ class Site:
     result: str = ""
     owned: str = ""
     facts: Facts | None = None
+    # in a cross call's callback: the CPU of the caller (a Promela
+    # expression), whose own call is direct, not an interrupt
+    origin: str = ""
 
 
 Hook = Callable[[Site], list[str]]

@@ -5,7 +5,9 @@
 kvm_user_return_msr_cpu_online(), which snapshots the host values of the
 user-return MSRs, and drop_user_return_notifiers() do not run from IPI
 (interrupt) context, e.g. inside a function sent with on_each_cpu() or
-smp_call_function*().
+smp_call_function*() to another CPU. (on_each_cpu() runs the function on
+the caller's own CPU directly, with IRQs off but in the caller's process
+context: that call interrupts nothing.)
 
 ## Why it matters
 
@@ -69,16 +71,28 @@ RULE: Rule = Rule.from_doc(__doc__)
 
 
 def uret(at: At) -> list[Report]:
-    if at.ctx != "IPI":
+    """In a cross call's callback on another CPU than the caller's: an
+    interrupt there. On the caller's own CPU, on_each_cpu() runs it directly
+    with IRQs off, in the caller's (KVM's) process context: no guest of
+    anyone's can have been interrupted."""
+    if at.ctx != "IPI" or _local(at):
         return []
     return [Report(RULE.say("ipi", name=at.name, cpu=at.cpu))]
+
+
+def _local(at: At) -> bool:
+    """The innermost cross call runs its callback on the caller's CPU."""
+    frames = at.thread.frames if at.thread is not None else []
+    return next((f.cpu == at.cpu for f in reversed(frames) if f.key == "@cross"), False)
 
 
 CHECK = Check({"uret": uret})
 
 
 def _promela_uret(s: Site) -> list[str]:
-    return broken("KVM013", "1") if s.ctx == "IPI" else []
+    if s.ctx != "IPI":
+        return []
+    return broken("KVM013", f"{s.cpu} != {s.origin}" if s.origin else "1")
 
 
 PROMELA = RuleCheck("KVM013", "user-return MSRs are never snapshotted or dropped in IPI context",
