@@ -12,13 +12,10 @@ import typer
 
 from kvmplan.cli.common import fail
 from kvmplan.model.rules import RULES, Rule, check_locations, get
-from kvmplan.model.rules.base import DOC_SECTIONS
+from kvmplan.model.rules.base import DOC_SECTIONS, ONE_LINE
 
 FORMATS = ("text", "json")
 WIDTH = 76
-
-# the one-line fields, which the text document wraps
-_ONE_LINE = ("checked", "blind")
 
 
 def _fields(rule: Rule) -> dict[str, object]:
@@ -46,7 +43,7 @@ def render_rule(rule: Rule, fmt: str) -> str:
            textwrap.fill(rule.summary, WIDTH)]
     for title, field in DOC_SECTIONS:
         text = str(getattr(rule, field))
-        out += ["", f"## {title}", "", textwrap.fill(text, WIDTH) if field in _ONE_LINE else text]
+        out += ["", f"## {title}", "", textwrap.fill(text, WIDTH) if field in ONE_LINE else text]
     if rule.messages:
         out += ["", "## What it reports", ""]
         out += [textwrap.fill(f"- {text}", WIDTH, subsequent_indent="  ") for _, text in rule.messages]

@@ -249,7 +249,9 @@ class Picture:
             len(self.states),
             "reboot" in self.bounds.system and any(
                 kind in ("reboot", "syscore_shutdown")
-                for item in self.regs for kind, _ in self.p.callbacks.get(item, ())))
+                for item in self.regs for kind, _ in self.p.callbacks.get(item, ())),
+            " || ".join(bit for (kind, _), bit in sorted(self.regs.items()) if kind == "misc")
+            or "0")
 
     def _nonzero(self, name: str) -> str:
         """A global is not 0 (absent counts as 0)."""

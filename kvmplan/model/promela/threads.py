@@ -46,8 +46,7 @@ class Threads(Emitter):
         proc = _Proc("t_user", USER)
         create = self._vm_op("vm_create")
         destroy = self._vm_op("vm_destroy")
-        misc = " || ".join(bit for (kind, _), bit in sorted(self.regs.items()) if kind == "misc") or "0"
-        ready = (f"NOSTOP({USER}) && ({misc}) && module_state != MOD_GONE && "
+        ready = (f"NOSTOP({USER}) && ({self.facts.dev_kvm}) && module_state != MOD_GONE && "
                  "module_state != MOD_UNLOADING && !frozen")
         if not create:
             proc.emit("skip")

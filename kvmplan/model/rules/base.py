@@ -77,12 +77,12 @@ class Rule:
             elif current is not None:
                 current.append(line)
         text = {title: "\n".join(body).strip("\n") for title, body in sections.items()}
-        messages = _messages(text.pop(MESSAGES, ""))
+        messages = _messages(text.pop(MESSAGES_SECTION, ""))
         if list(text) != [title for title, _ in DOC_SECTIONS]:
             raise ValueError(f"{code}: docstring sections {list(text)}, expected "
                              f"{[title for title, _ in DOC_SECTIONS]}")
         fields = {key: text[title] for title, key in DOC_SECTIONS}
-        for key in ("checked", "blind"):
+        for key in ONE_LINE:
             fields[key] = " ".join(fields[key].split())
         return cls(code=code, name=name, severity=severity,  # type: ignore[arg-type]
                    summary=summary, messages=messages, **fields)
@@ -101,7 +101,9 @@ def _messages(section: str) -> tuple[tuple[str, str], ...]:
     return tuple((key, text) for key, text in items)
 
 
-MESSAGES = "Messages"
+MESSAGES_SECTION = "Messages"
+# the sections written as one paragraph (wrapped text)
+ONE_LINE = ("checked", "blind")
 
 # The sections of a rule module's docstring, in order: (heading, Rule field).
 DOC_SECTIONS = (("What it checks", "what"), ("Why it matters", "why"), ("Example", "example"),
@@ -251,7 +253,7 @@ class Facts:
     module parameter asks to enable virtualization at load, the registration
     bits (kind/object), the number of cpuhp states, whether a reboot notifier
     or syscore .shutdown callback can run (a reboot is a system event and the
-    code registers one)."""
+    code registers one), and the test that /dev/kvm is registered."""
 
     ncpus: int
     hotplug_lock: str = "L0"
@@ -261,6 +263,8 @@ class Facts:
     regs: tuple[tuple[str, str], ...] = ()
     nstates: int = 0
     shutdown_callbacks: bool = False
+    # /dev/kvm is registered now: a misc registration's bit is set ("0": none)
+    dev_kvm: str = "0"
 
 
 @dataclass(frozen=True)

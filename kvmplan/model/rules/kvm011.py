@@ -114,8 +114,7 @@ def _promela_register(s: Site) -> list[str]:
 
 def _exposed(s: Site) -> str:
     """/dev/kvm was registered by module init and still is."""
-    misc = " || ".join(bit for label, bit in facts(s).regs if label.startswith("misc ")) or "0"
-    return f"exposed && ({misc})"
+    return f"exposed && ({facts(s).dev_kvm})"
 
 
 def _promela_work(s: Site) -> list[str]:
