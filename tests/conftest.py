@@ -129,3 +129,35 @@ def tree_baseline(kernel_tree, tmp_path_factory):
         return root, built[version]
 
     return get
+
+
+def unrealizable(steps: list[dict]) -> list[str]:
+    """What makes a trace impossible on real hardware: a step of one thread on
+    a CPU another thread keeps, with IRQs off (nothing else runs there) or
+    with preemption off (no other task runs there; an interrupt such as an
+    IPI still does). Steps are JSON trace steps: thread, cpu, irqs_off, and
+    holds, the CPUs their thread keeps afterwards."""
+    kept: dict[str, list[tuple[int, str]]] = {}
+    bad = []
+    for s in steps:
+        thread, cpu = s["thread"], s["cpu"]
+        if thread == "env":
+            continue
+        if cpu < 0:
+            bad.append(f"step {s['step']}: {thread} runs on no CPU: {s['event']}")
+        for other, holds in kept.items():
+            if other == thread:
+                continue
+            for c, how in holds:
+                if c == cpu and (how == "irq" or not s["irqs_off"]):
+                    bad.append(f"step {s['step']}: {thread} runs on CPU{cpu} "
+                               f"({'IRQs off' if s['irqs_off'] else 'task'}) while {other} keeps it "
+                               f"({how} off): {s['event']}")
+        kept[thread] = [tuple(h) for h in s["holds"]]
+    return bad
+
+
+@pytest.fixture(scope="session")
+def realizable():
+    """The trace checker (unrealizable) as a fixture: assert not realizable(steps)."""
+    return unrealizable

@@ -58,6 +58,8 @@ class TraceStep:
     file: str
     line: int
     patch: int | None      # k of the patch that wrote this line; None: the base
+    irq: bool = False      # it ran with IRQs off (model.trace.Step)
+    holds: tuple[tuple[int, str], ...] = ()   # CPUs its thread keeps afterwards
 
 
 @dataclass(frozen=True)
@@ -459,7 +461,7 @@ def _track(series: Series, per_prefix: list[list[Finding]], history: History,
         prefix_patches = shown
         trace = tuple(
             TraceStep(i, s.thread, s.cpu, s.event, s.function, s.file, s.line,
-                      _patch_k(history, prefix_patches, s.file, s.line))
+                      _patch_k(history, prefix_patches, s.file, s.line), s.irq, s.holds)
             for i, s in enumerate(f.trace, 1))
         out.append(Tracked(
             f.rule, RULE_NAMES.get(f.rule, ""), config.severity_of(f.rule), f.message,

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from kvmplan.cparse.events import Event
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
-from kvmplan.model.kernel import HOTPLUG_LOCK, IRQS_OFF
+from kvmplan.model.kernel import HOTPLUG_LOCK, TASK_CONTEXTS
 from kvmplan.model.program import Program, Target
 from kvmplan.model.semantics import handlers
 from kvmplan.model.trace import Site
@@ -29,6 +29,7 @@ class Machine(Protocol):
     def take(self, frame: Frame, lock: str, shared: bool, line: int,
              sleeps: bool = True) -> None: ...
     def push(self, key: str, cpu: int, ctx: str, args: dict[str, object] | None = None) -> None: ...
+    def enter(self, cpu: int, ctx: str) -> None: ...
     def ret(self, value: object) -> None: ...
     def vendor(self, frame: Frame, e: Event, target: Target) -> None: ...
     def fire(self, hook: str, frame: Frame, line: int, cpu: int | None = None,
@@ -48,9 +49,10 @@ def _unlock(r: Machine, lock: str) -> None:
 
 
 def _call_cb(r: Machine, frame: Frame, key: str, cpu: int, ctx: str) -> None:
-    """Call a callback; its return value lands in the slot "cb"."""
+    """Call a callback; its return value lands in the slot "cb". A task
+    context's callback (kernel.TASK_CONTEXTS) runs where the task does."""
     frame.ret_slot = "cb"
-    r.push(key, cpu, ctx)
+    r.push(key, frame.cpu if ctx in TASK_CONTEXTS else cpu, ctx)
 
 
 def cross(r: Machine, frame: Frame) -> None:
@@ -60,11 +62,13 @@ def cross(r: Machine, frame: Frame) -> None:
     assert isinstance(todo, tuple)
     if not todo:
         r.t.frames.pop()
+        r.t.leave_atomic()
         return
     frame.slots["todo"] = todo[1:]
     cpu = todo[0]
     if frame.slots.get("kind") == "enable" or frame.slots.get("kind") == "disable":
         fake = Event(kind="call", line=int(frame.slots.get("line", 0)), name=str(frame.slots["target"]))
+        r.enter(cpu, "IPI")
         saved, saved_ctx = frame.cpu, frame.ctx
         frame.cpu, frame.ctx = cpu, "IPI"
         r.vendor(frame, fake, Target(str(frame.slots["kind"]), str(frame.slots["target"])))
@@ -296,10 +300,9 @@ def down(r: Machine, frame: Frame) -> None:
         if frame.pc == 1:
             # take_cpu_down() runs under stop_machine(): every other CPU spins with
             # IRQs off from the moment CPU{c} leaves cpu_online_mask until its DYING
-            # callbacks are done. It starts once no other thread holds a spinlock
-            # or runs with IRQs off.
-            if any(u is not r.t and (u.name in w.spinning or (u.frames and u.frames[-1].ctx in IRQS_OFF))
-                   for u in w.threads):
+            # callbacks are done. It starts once no other thread keeps a CPU with
+            # preemption off (a spinlock, a cross call) or runs with IRQs off.
+            if any(u is not r.t and u.cpu_holds() for u in w.threads):
                 raise Blocked
             w.stopper = r.t.name
             w.online[c] = False
@@ -395,7 +398,7 @@ def suspend(r: Machine, frame: Frame) -> None:
             s["todo"] = todo[1:]
             up = frame.pc == 4
             frame.ret_slot = "cb"
-            r.push("@up" if up else "@down", 0, "hotplug",
+            r.push("@up" if up else "@down", frame.cpu, "hotplug",
                    {"cpu": todo[0], "fn": "cpu_up" if up else "cpu_down"})
             return
         if frame.pc == 1:

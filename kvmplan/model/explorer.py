@@ -11,13 +11,13 @@ from dataclasses import dataclass, field, replace
 
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.model.interp import Outcome, Runner
-from kvmplan.model.kernel import IRQS_OFF
 from kvmplan.model.program import Program, build_program
 from kvmplan.model.rules import CHECKS, STATE_RULES, fire, violations
 from kvmplan.model.rules.base import At
 from kvmplan.model.semantics import handlers
 from kvmplan.model.trace import LockEdge, Step, Violation
 from kvmplan.model.world import (
+    NO_CPU,
     REBOOT,
     SUSPEND,
     UNLOAD,
@@ -25,7 +25,9 @@ from kvmplan.model.world import (
     Frame,
     Thread,
     World,
+    free_cpu,
     rebooting,
+    where,
 )
 
 
@@ -39,7 +41,7 @@ class Bounds:
     # event) to judge error paths, whose interleavings would not fit the
     # state bound; 0: no failure pass
     failure_pass: int = 1
-    max_states: int = 200_000
+    max_states: int = 300_000
     # system events, at most one per execution: suspend/resume, reboot, module unload
     system: tuple[str, ...] = ("suspend", "reboot", "unload")
 
@@ -71,7 +73,7 @@ def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
     init_entry = program.entry()
     worlds = []
     for bad in [None] + list(range(1, bounds.cpus)):
-        threads = [Thread("init", [Frame(init_entry, 0, 0, "init")] if init_entry else [])]
+        threads = [Thread("init", [Frame(init_entry, 0, NO_CPU, "init")] if init_entry else [])]
         threads.append(Thread("user"))
         threads.append(Thread("hotplug"))
         threads.append(Thread("system"))
@@ -86,30 +88,30 @@ def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
     return worlds
 
 
-def _cpu_taken(w: World, t: Thread) -> bool:
-    """Another thread runs with IRQs off on the CPU `t` would run on."""
-    cpu = t.frames[-1].cpu
-    return any(u is not t and u.frames and u.frames[-1].ctx in IRQS_OFF and u.frames[-1].cpu == cpu
-               for u in w.threads)
-
-
 def successors(program: Program, w: World, inject: bool,
                system: tuple[str, ...] = ()) -> list[Outcome]:
+    """Every transition from `w`: a step of each thread that can run now (on
+    the CPU world.where() gives it), or the start of an idle environment
+    thread's next operation, on the CPU the scheduler would run that task on."""
     out: list[Outcome] = []
     stopper = w.stopper
     for t in w.threads:
         if t.done or (stopper and t.name != stopper):
             continue
-        if t.frames and _cpu_taken(w, t):
-            continue
         if t.frames:
+            if where(w, t) is None:
+                continue
             nw = w.copy()
             try:
                 out.extend(Runner(program, nw, t.name, inject).run())
             except Blocked:
                 pass
             continue
+        cpu = free_cpu(w, t)
+        if cpu is None:
+            continue
         for o in _environment(program, w, t, system):
+            o.steps = [replace(s, cpu=cpu) if s.thread == t.name else s for s in o.steps]
             out.extend(start(program, o, t.name, inject))
     for o in out:
         _finish_threads(program, o)
@@ -164,7 +166,7 @@ def start_user(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
         return []
     nw = w.copy()
     nt = nw.mutable("user")
-    nt.frames.append(Frame(key, 0, 0, "ioctl"))
+    nt.frames.append(Frame(key, 0, NO_CPU, "ioctl"))
     nt.phase += 1
     verb = "destroy" if t.phase == 1 else "create"
     out = Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
@@ -186,7 +188,7 @@ def start_hotplug(program: Program, w: World, t: Thread, system: tuple[str, ...]
         nw.hotplug_left -= 1
         nt = nw.mutable("hotplug")
         key = "@down" if w.online[c] else "@up"
-        nt.frames.append(Frame(key, 0, 0, "hotplug", {"cpu": c, "fn": "cpu_down" if w.online[c]
+        nt.frames.append(Frame(key, 0, NO_CPU, "hotplug", {"cpu": c, "fn": "cpu_down" if w.online[c]
                                                                else "cpu_up"}))
         outs.append(Outcome(nw, []))
     return outs
@@ -216,18 +218,18 @@ def start_system(program: Program, w: World, t: Thread, system: tuple[str, ...])
         nt = nw.mutable("system")
         if event == "reboot":
             nt.phase = REBOOT
-            nt.frames.append(Frame("@reboot", 0, 0, "reboot", {"fn": "kernel_restart"}))
+            nt.frames.append(Frame("@reboot", 0, NO_CPU, "reboot", {"fn": "kernel_restart"}))
             text = "reboot -f: kernel_restart() begins"
         elif event == "suspend":
             nt.phase = SUSPEND
             nw.frozen = True                       # tasks freeze before anything else
-            nt.frames.append(Frame("@suspend", 0, 0, "pm", {"fn": "suspend_devices_and_enter"}))
+            nt.frames.append(Frame("@suspend", 0, NO_CPU, "pm", {"fn": "suspend_devices_and_enter"}))
             text = "suspend to RAM begins"
         else:
             nt.phase = UNLOAD
             nw.module = "unloading"
             exit_key = program.entry("module_exit")
-            nt.frames.append(Frame(exit_key, 0, 0, "exit"))
+            nt.frames.append(Frame(exit_key, 0, NO_CPU, "exit"))
             text = f"rmmod: module_exit {exit_key}() begins"
         outs.append(Outcome(nw, [Step("system", 0, text, "", "", 0)]))
     return outs

@@ -18,10 +18,12 @@ from kvmplan.graph.view import describe
 from kvmplan.model.builtins import step_builtin
 from kvmplan.model.kernel import (
     ATOMIC_OPS,
+    IRQS_OFF,
     NOT_LOCKS,
     SHARED_LOCK_MODES,
     SLEEPING_LOCK_MODES,
     SPIN_LOCK_MODES,
+    TASK_CONTEXTS,
 )
 from kvmplan.model.program import (
     Program,
@@ -33,7 +35,18 @@ from kvmplan.model.semantics import call_kind, handlers
 from kvmplan.model.rules import WATCHED, violations
 from kvmplan.model.rules.base import At
 from kvmplan.model.trace import LockEdge, Site, Step, Violation
-from kvmplan.model.world import Frame, World, acquire, holds, release
+from kvmplan.model.world import (
+    NO_CPU,
+    Blocked,
+    Frame,
+    World,
+    acquire,
+    holds,
+    release,
+    schedule,
+    taken,
+    unschedule,
+)
 
 _MAX_LOCAL = 5000
 
@@ -61,12 +74,15 @@ class Runner:
         return self.p.functions[frame.key]
 
     def record(self, frame: Frame, e: Event | None, text: str) -> None:
+        irq, kept = frame.ctx in IRQS_OFF, self.t.cpu_holds()
         if frame.key.startswith("@"):
             self.out.steps.append(Step(self.t.name, frame.cpu, text, frame.slots.get("fn", frame.key),
-                                       frame.slots.get("file", ""), int(frame.slots.get("line", 0))))
+                                       frame.slots.get("file", ""), int(frame.slots.get("line", 0)),
+                                       irq, kept))
             return
         f = self.fn(frame)
-        self.out.steps.append(Step(self.t.name, frame.cpu, text, f.name, f.file, e.line if e else f.line))
+        self.out.steps.append(Step(self.t.name, frame.cpu, text, f.name, f.file,
+                                   e.line if e else f.line, irq, kept))
 
     def site(self, frame: Frame, line: int) -> Site:
         if frame.key.startswith("@"):
@@ -110,6 +126,10 @@ class Runner:
 
     # --- the transition -------------------------------------------------------
     def run(self) -> list[Outcome]:
+        """Run the thread to its next visible step, on the CPU the scheduler
+        gives it (world.where); Blocked if none can run it now."""
+        if self.t.frames and not schedule(self.w, self.t):
+            raise Blocked
         budget = _MAX_LOCAL
         while not self.visible and self.t.frames and budget > 0:
             budget -= 1
@@ -122,10 +142,19 @@ class Runner:
                 self.ret("ok")
                 continue
             self.event(frame, fn.events[frame.pc])
+        unschedule(self.t)
         return [self.out] + self.forks
 
     def push(self, key: str, cpu: int, ctx: str, args: dict[str, object] | None = None) -> None:
+        """Call `key` on `cpu` in context `ctx`. Code bound to another CPU
+        (an IPI, a hotplug callback) waits while that CPU is kept from it
+        (world.taken): the transition is then not taken yet."""
+        self.enter(cpu, ctx)
         self.t.frames.append(Frame(key, 0, cpu, ctx, dict(args or {})))
+
+    def enter(self, cpu: int, ctx: str) -> None:
+        if ctx not in TASK_CONTEXTS and taken(self.w, self.t, cpu, ctx in IRQS_OFF):
+            raise Blocked
 
     def ret(self, value: object) -> None:
         frame = self.t.frames.pop()
@@ -133,6 +162,8 @@ class Runner:
         self.t.retval = value
         if self.t.frames:
             caller = self.t.frames[-1]
+            if caller.cpu == NO_CPU and not schedule(self.w, self.t):
+                raise Blocked               # back in a task no CPU can run now
             slot, caller.ret_slot = caller.ret_slot, None
             if slot:
                 caller.slots[slot] = value
@@ -155,6 +186,7 @@ class Runner:
                   sleeps=e.mode in SLEEPING_LOCK_MODES)
         if e.mode in SPIN_LOCK_MODES:
             self.w.spinning = tuple(sorted(self.w.spinning + (self.t.name,)))
+            self.t.enter_atomic(frame.cpu)
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
@@ -185,6 +217,7 @@ class Runner:
             rest = list(self.w.spinning)
             rest.remove(self.t.name)
             self.w.spinning = tuple(rest)
+            self.t.leave_atomic()
         self.record(frame, e, describe(e))
         self.visible = True
         frame.pc += 1
@@ -452,6 +485,7 @@ class Runner:
             cpus = [c for c in range(self.w.ncpus) if self.w.online[c] and c != frame.cpu]
         else:
             cpus = [c for c in range(self.w.ncpus) if self.w.online[c]]
+        self.t.enter_atomic(frame.cpu)          # on_each_cpu() runs with preemption off
         self.record(frame, e, f"cross call {e.name} on online CPUs {cpus}")
         self.visible = True
         work = "enable" if target.kind == "enable" else (
@@ -460,7 +494,9 @@ class Runner:
             self.fire("cpu_pass", frame, e.line, cpus=tuple(cpus), work=work,
                       how=f"the cross call of {e.name}()")
         f = self.fn(frame)
-        self.push("@cross", frame.cpu, frame.ctx, {"todo": tuple(cpus), "target": target.function,
+        # the IPIs go out before the caller runs its own call (smp_call_function_many_cond())
+        todo = tuple(sorted(cpus, key=lambda c: c == frame.cpu))
+        self.push("@cross", frame.cpu, frame.ctx, {"todo": todo, "target": target.function,
                                                    "kind": target.kind, "fn": f.name,
                                                    "file": f.file, "line": e.line})
 

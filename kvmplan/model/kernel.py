@@ -30,6 +30,16 @@ SLEEPING_LOCK_MODES = frozenset({"mutex", "rwsem_read", "rwsem_write", "read"})
 CONTEXTS = frozenset({STARTING, ONLINE, PREPARE, "setup", "IPI", "syscore", "reboot", "shutdown"})
 # Contexts that run with IRQs off: nothing else runs on that CPU meanwhile.
 IRQS_OFF = frozenset({"IPI", STARTING, "syscore"})
+# Contexts of a task the scheduler may run on any CPU: module init and exit,
+# a VM ioctl, the task calling cpu_up()/cpu_down() (and the PREPARE callbacks
+# it runs), the reboot notifier chain, the suspend sequence. Such a step runs
+# on the lowest-numbered online, active CPU no other thread holds with
+# preemption or IRQs off, and waits while there is none; a task holding its
+# CPU itself (a spinlock, a cross call) stays where it is. Every other
+# context is bound to its CPU: an ONLINE callback or a cpuhp_setup_state()
+# callback in the CPU's hotplug thread, syscore_shutdown() after
+# migrate_to_reboot_cpu(), and the IRQs-off contexts above.
+TASK_CONTEXTS = frozenset({"init", "exit", "ioctl", "hotplug", PREPARE, "reboot", "pm"})
 
 # atomic_*() on a global: the operation each performs.
 ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",

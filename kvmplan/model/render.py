@@ -22,7 +22,8 @@ def _where(step) -> str:
 
 def _steps(trace) -> list[dict]:
     return [{"step": i + 1, "thread": s.thread, "cpu": s.cpu, "event": s.event,
-             "function": s.function, "file": s.file, "line": s.line}
+             "function": s.function, "file": s.file, "line": s.line,
+             "irqs_off": s.irq, "holds": [list(h) for h in s.holds]}
             for i, s in enumerate(trace)]
 
 

@@ -90,8 +90,9 @@ SEMANTICS: tuple[Primitive, ...] = (
         """),
     Primitive(ev.CROSS_CALL, "event", "cross_call", """
         on_each_cpu(fn) / smp_call_function_single(c, fn) / ..._many: runs fn on each CPU
-        online at that moment (on c, if online) in IPI context, on the caller's own CPU
-        directly (IRQs off, not an interrupt); no hotplug exclusion; fn's return value is lost
+        online at that moment (on c, if online) in IPI context, the other CPUs first, then
+        on the caller's own CPU directly (IRQs off, not an interrupt); the caller keeps its
+        CPU with preemption off throughout; no hotplug exclusion; fn's return value is lost
         """, context="IPI: IRQs off on the target CPU"),
     Primitive(ev.COUNT, "event", "count", """
         kvm_usage_count++/--/= on a usage counter: shared, read and written as it is
@@ -156,7 +157,8 @@ SEMANTICS: tuple[Primitive, ...] = (
         """),
     # --- the kernel's own procedures around KVM's code --------------------------------------
     Primitive("@cross", "kernel", "cross", """
-        the cross call in flight: fn on the next CPU of those online at its start
+        the cross call in flight: fn on the next CPU of those online at its start (the
+        caller's own CPU last); an IPI waits while its CPU runs something else with IRQs off
         """, context="IPI"),
     Primitive("@cpuhp_setup", "kernel", "setup", """
         takes cpus_read_lock (not with _cpuslocked), registers S, runs up on every online CPU;

@@ -10,7 +10,9 @@ Site = tuple[str, str, int]      # function, file, line
 
 @dataclass(frozen=True)
 class Step:
-    """One visible step of a trace."""
+    """One visible step of a trace. `irq`: it ran with IRQs off on `cpu`;
+    `holds`: the CPUs its thread keeps others off afterwards (world.Thread.cpu_holds),
+    what a reader needs to see the trace can happen."""
 
     thread: str
     cpu: int
@@ -18,6 +20,8 @@ class Step:
     function: str
     file: str
     line: int
+    irq: bool = False
+    holds: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

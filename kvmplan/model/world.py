@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kvmplan.model.kernel import CONTEXTS
+from kvmplan.model.kernel import CONTEXTS, IRQS_OFF, TASK_CONTEXTS
 from kvmplan.model.program import Program
+
+# a task frame's CPU while its task holds none: wherever the scheduler puts it
+NO_CPU = -1
 
 Value = object   # "ok" | "err" | "?" | "t" | "f" | int | str (named constant)
 
@@ -17,7 +20,7 @@ Value = object   # "ok" | "err" | "?" | "t" | "f" | int | str (named constant)
 class Frame:
     key: str                 # function key, or "@procedure" (a kernel procedure, builtins.py)
     pc: int
-    cpu: int
+    cpu: int                 # NO_CPU: a task frame (kernel.TASK_CONTEXTS) between steps
     ctx: str                 # "", IPI, STARTING, ONLINE, PREPARE, setup, syscore, ...
     # the function's locals (C names and the front-end's temporaries "$N"), or
     # a kernel procedure's own variables
@@ -53,13 +56,18 @@ class Thread:
     owns_vm: int = 0
     done: bool = False
     snap: tuple = ()         # what a fallible operation must restore if it fails (KVM008)
+    # the CPU the thread keeps with preemption off (a spinlock, a cross call in
+    # progress), and how many such scopes are open; -1 and 0: none
+    hold_cpu: int = -1
+    hold_depth: int = 0
     # the frozen key; a Thread is shared between World copies until one of
     # them asks for it with World.mutable(), which clones it
     frozen: tuple | None = field(default=None, compare=False, repr=False)
 
     def clone(self) -> "Thread":
         return Thread(self.name, [f.clone() for f in self.frames],
-                      self.phase, self.retval, self.owns_vm, self.done, self.snap)
+                      self.phase, self.retval, self.owns_vm, self.done, self.snap,
+                      self.hold_cpu, self.hold_depth)
 
     def context(self) -> str:
         """The innermost callback context the thread runs in (kernel.CONTEXTS), or ""."""
@@ -68,10 +76,34 @@ class Thread:
                 return f.ctx
         return ""
 
+    def enter_atomic(self, cpu: int) -> None:
+        """Preemption off on `cpu` (a spinlock taken, a cross call begun)."""
+        if not self.hold_depth:
+            self.hold_cpu = cpu
+        self.hold_depth += 1
+
+    def leave_atomic(self) -> None:
+        if self.hold_depth:
+            self.hold_depth -= 1
+            if not self.hold_depth:
+                self.hold_cpu = -1
+
+    def cpu_holds(self) -> tuple[tuple[int, str], ...]:
+        """The CPUs the thread keeps others off: (cpu, "preempt") while it
+        holds one with preemption off, (cpu, "irq") while it runs there with
+        IRQs off."""
+        out: list[tuple[int, str]] = []
+        if self.hold_depth:
+            out.append((self.hold_cpu, "preempt"))
+        if self.frames and self.frames[-1].ctx in IRQS_OFF:
+            out.append((self.frames[-1].cpu, "irq"))
+        return tuple(out)
+
     def freeze(self) -> tuple:
         if self.frozen is None:
             self.frozen = Key((self.name, tuple(f.freeze() for f in self.frames), self.phase,
-                               self.retval, self.owns_vm, self.done, self.snap))
+                               self.retval, self.owns_vm, self.done, self.snap,
+                               self.hold_cpu, self.hold_depth))
         return self.frozen
 
 
@@ -167,6 +199,70 @@ class World:
 
 # What the system thread (Thread.phase) is doing: one system event per execution.
 REBOOT, SUSPEND, UNLOAD = 1, 2, 3
+
+
+def taken(w: World, t: Thread, cpu: int, irq_only: bool) -> bool:
+    """Does another thread keep `cpu` from running `t`'s step? A thread
+    running there with IRQs off keeps everything off; one holding it with
+    preemption off keeps tasks off, not interrupts (irq_only)."""
+    for u in w.threads:
+        if u is t:
+            continue
+        if u.hold_depth and u.hold_cpu == cpu and not irq_only:
+            return True
+        if u.frames and u.frames[-1].ctx in IRQS_OFF and u.frames[-1].cpu == cpu:
+            return True
+    return False
+
+
+def where(w: World, t: Thread) -> int | None:
+    """The CPU `t`'s next step runs on, or None if it can't run now: an
+    IRQs-off context and a bound one run on their frame's CPU, a task
+    (kernel.TASK_CONTEXTS) holding a CPU on that one, and a task holding
+    none on the lowest-numbered online, active CPU nobody keeps it off."""
+    f = t.frames[-1]
+    if f.ctx in IRQS_OFF:
+        return None if taken(w, t, f.cpu, True) else f.cpu
+    if f.ctx in TASK_CONTEXTS:
+        if not t.hold_depth:
+            return free_cpu(w, t)
+        return None if taken(w, t, t.hold_cpu, False) else t.hold_cpu
+    return None if taken(w, t, f.cpu, False) else f.cpu
+
+
+def free_cpu(w: World, t: Thread) -> int | None:
+    """The lowest-numbered online, active CPU no other thread keeps `t` off."""
+    return next((c for c in range(w.ncpus)
+                 if w.online[c] and w.active[c] and not taken(w, t, c, False)), None)
+
+
+def schedule(w: World, t: Thread) -> bool:
+    """Put `t` where its next step runs (world.where): its task frames
+    (kernel.TASK_CONTEXTS) move there when a task runs. False: it can't
+    run now."""
+    cpu = where(w, t)
+    if cpu is None:
+        return False
+    if t.frames[-1].ctx in TASK_CONTEXTS:
+        _move_tasks(t, cpu)
+    elif not t.hold_depth:
+        # a bound callback runs; the task that called it resumes where it can
+        _move_tasks(t, NO_CPU if (free := free_cpu(w, t)) is None else free)
+    return True
+
+
+def unschedule(t: Thread) -> None:
+    """After a transition: a task that holds no CPU is again the
+    scheduler's to place (task frames at NO_CPU), so where it last ran does
+    not tell states apart."""
+    if not t.hold_depth:
+        _move_tasks(t, NO_CPU)
+
+
+def _move_tasks(t: Thread, cpu: int) -> None:
+    for f in t.frames:
+        if f.ctx in TASK_CONTEXTS and f.cpu != cpu:
+            f.cpu = cpu
 
 
 def rebooting(w: World) -> bool:

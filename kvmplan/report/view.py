@@ -126,7 +126,8 @@ def finding_dict(review: Review, t: Tracked, diagrams: bool = False) -> dict[str
         "location": {"file": t.file, "line": t.line, "function": t.function,
                      "patch": t.line_patch},
         "trace": [{"step": s.step, "thread": s.thread, "cpu": s.cpu, "event": s.event,
-                   "function": s.function, "file": s.file, "line": s.line, "patch": s.patch}
+                   "function": s.function, "file": s.file, "line": s.line, "patch": s.patch,
+                   "irqs_off": s.irq, "holds": [list(h) for h in s.holds]}
                   for s in t.trace],
         "details": list(t.details),
         "why": rule.summary if rule else "",

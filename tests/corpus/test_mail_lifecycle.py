@@ -233,3 +233,31 @@ def test_create_vm_unwind_fix_is_found_on_the_pre_series_tree(tmp_path: Path, ke
     assert [(f["fixed_label"], f["location"]["function"]) for f in hits] == [
         ("2/3", "kvm_create_vm")]
     assert "stays on vm_list" in hits[0]["message"]
+
+
+# -- every trace can happen (issue 19, point 5) ------------------------------------------------
+
+REALIZABLE_RUNS = ([(c[0], ()) for c in MAIL_ONLY]
+                   + [("kvm-svm-sev-es-tsc-aux-uret-2023-09", ("--baseline", "linux-6.12")),
+                      ("kvm-create-vm-unwind-fixes-2022-08", ("--baseline", "linux-6.12"))])
+
+
+@pytest.mark.parametrize(("name", "args"), REALIZABLE_RUNS,
+                         ids=[f"{n}{'-' + a[-1] if a else ''}" for n, a in REALIZABLE_RUNS])
+def test_every_trace_is_realizable(realizable, name: str, args: tuple[str, ...]) -> None:
+    """Every finding's trace, whatever its status: no step runs on a CPU
+    another thread keeps with preemption or IRQs off (the runs the tests
+    above make, so cached)."""
+    _assert_realizable(realizable, analyze(name, *args))
+
+
+def test_the_backport_traces_are_realizable(realizable) -> None:
+    data = _analyze(str(BACKPORT))
+    assert data["findings"]
+    _assert_realizable(realizable, data)
+
+
+def _assert_realizable(realizable, data: dict) -> None:
+    bad = [f"{f['rule']} ({f['status']}): {b}" for f in data["findings"]
+           for b in realizable(f["trace"])]
+    assert not bad, "\n".join(bad)

@@ -147,7 +147,8 @@ def test_cli_json_is_deterministic_and_exit_codes(kernel_tree) -> None:
     f = data["findings"][0]
     assert set(f) >= {"rule", "name", "severity", "message", "location", "trace"}
     assert set(f["location"]) == {"file", "line", "function"}
-    assert set(f["trace"][0]) == {"step", "thread", "cpu", "event", "function", "file", "line"}
+    assert set(f["trace"][0]) == {"step", "thread", "cpu", "event", "function", "file", "line",
+                                  "irqs_off", "holds"}
     assert set(data["stats"]) >= {"states", "transitions", "bound_reached"}
     # a tree the model finds nothing in (with those rules) exits 0
     clean = subprocess.run([sys.executable, "-m", "kvmplan", "model", "check", "--tree",

@@ -55,6 +55,9 @@ byte bad = NO_CPU;
 #define LOWEST(m)  ((((m) & 1) != 0) -> 0 : ((((m) & 2) != 0) -> 1 : ((((m) & 4) != 0) -> 2 : 3)))
 #define HIGHEST(m) ((((m) & 8) != 0) -> 3 : ((((m) & 4) != 0) -> 2 : ((((m) & 2) != 0) -> 1 : 0)))
 #define BIT(c)     (1 << (c))
+/* the next CPU of a cross call's mask: the lowest other than the caller's
+ * CPU o, then o (the IPIs go out before the local call) */
+#define LOCAL_LAST(m, o) (((((m) & ~BIT(o)) != 0) -> LOWEST((m) & ~BIT(o)) : (o)))
 
 /* CPUs whose cpu_up() is in its PREPARE/STARTING phase: it holds the hotplug
  * lock for write and has not marked the CPU online yet */
@@ -106,6 +109,26 @@ byte irqcpu[NTHREADS] = NO_CPU;
 byte spins[NTHREADS];          /* spinlocks (raw_spin, spin) each thread holds */
 byte stopper = NO_THREAD;      /* the thread inside stop_machine(), else NO_THREAD */
 #define NOSTOP(me) ((stopper == NO_THREAD) || (stopper == (me)))
+
+/* ---- Where tasks run (world.where, kernel.TASK_CONTEXTS) -------------------------
+ * hcpu[t] is the CPU thread t keeps with preemption off (a spinlock, a cross
+ * call in progress; hdepth[t] such scopes open), else NO_CPU. A task step of
+ * thread t runs on pcpu[t]: while t holds no CPU, each such step first moves
+ * it to the lowest online, active CPU that no other thread keeps (TAKEN_MASK,
+ * generated with the thread list) and waits while there is none. A step
+ * bound to CPU c (an ONLINE callback...) waits while another thread keeps c
+ * (FREE_TASK); an IRQs-off one only while another runs on c with IRQs off
+ * (FREE). */
+byte pcpu[NTHREADS];
+byte hcpu[NTHREADS] = NO_CPU;
+byte hdepth[NTHREADS];
+#define ENTER_ATOMIC(me, c) hcpu[me] = ((hdepth[me] == 0) -> (c) : hcpu[me]); hdepth[me] = hdepth[me] + 1
+#define LEAVE_ATOMIC(me) hdepth[me] = ((hdepth[me] > 0) -> hdepth[me] - 1 : 0); \
+                         hcpu[me] = ((hdepth[me] == 0) -> NO_CPU : hcpu[me])
+#define FLOAT_MASK(me) (ONLINE_MASK & ACTIVE_MASK & ~TAKEN_MASK(me))
+#define TASK_OK(me) (NOSTOP(me) && ((hdepth[me] == 0 && FLOAT_MASK(me) != 0) || \
+                     (hdepth[me] != 0 && FREE_TASK(me, pcpu[me]))))
+#define PLACE(me) pcpu[me] = ((hdepth[me] == 0) -> LOWEST(FLOAT_MASK(me)) : pcpu[me])
 
 /* ---- Locks (world.acquire / world.release) --------------------------------------
  * Each lock is free, held for read by a set of threads, or held exclusively

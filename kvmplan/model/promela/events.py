@@ -385,12 +385,18 @@ class Emitter(Picture):
         if e.mode != "single" and work:
             stmts += self._hook("cpu_pass", dataclasses.replace(
                 self._site(proc, inst), work=work, covered=mask))
+        # on_each_cpu() runs with preemption off on the caller's CPU
+        stmts.append(f"ENTER_ATOMIC({proc.me}, {inst.cpu})")
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
         loop = f"{inst.prefix}_x{i}"
         proc.label(loop)
         back = self._hook("cross_return", Site(proc.me, cur, "IPI", self.ncpus, dropped=flag,
                                                chain=inst.chain + (flag,)))
-        step = back + [_next_cpu(mask, cur, [f"{cur} = 0", f"goto {self._lab(inst, i + 1)}"])]
+        # the IPIs go out before the caller runs its own call
+        step = back + [f"if :: {mask} == 0 -> {cur} = 0; LEAVE_ATOMIC({proc.me}); "
+                       f"goto {self._lab(inst, i + 1)} "
+                       f":: else -> {cur} = LOCAL_LAST({mask}, {inst.cpu}); "
+                       f"{mask} = {mask} & ~BIT({cur}) fi"]
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, step, writes=False) if back
                   else _step(None, step))
         if target.kind in ("enable", "disable"):
@@ -496,7 +502,8 @@ class Emitter(Picture):
         counts against stop_machine()."""
         if self._not_a_lock(e):
             return
-        more = [f"spins[{proc.me}] = spins[{proc.me}] + 1"] if e.mode in SPIN_LOCK_MODES else []
+        more = [f"spins[{proc.me}] = spins[{proc.me}] + 1", f"ENTER_ATOMIC({proc.me}, {inst.cpu})"] \
+            if e.mode in SPIN_LOCK_MODES else []
         self._take(proc, inst.cpu, inst.ctx, e.name, e.mode in SHARED_LOCK_MODES, more,
                    sleeps=e.mode in SLEEPING_LOCK_MODES)
 
@@ -520,8 +527,8 @@ class Emitter(Picture):
         if lock is not None:        # never taken as a lock: releasing it changes nothing
             stmts.append(f"release({lock}, {proc.me})")
         if e.mode in SPIN_LOCK_MODES:
-            stmts.append(f"if :: spins[{proc.me}] > 0 -> spins[{proc.me}] = spins[{proc.me}] - 1 "
-                         ":: else -> skip fi")
+            stmts.append(f"if :: spins[{proc.me}] > 0 -> spins[{proc.me}] = spins[{proc.me}] - 1; "
+                         f"LEAVE_ATOMIC({proc.me}) :: else -> skip fi")
         if stmts:
             proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
 

@@ -75,11 +75,19 @@ class _Exporter(Threads):
         threads = range(len(THREADS))
         free = " && ".join(f"(((me) == {t}) || (irqcpu[{t}] != (c)))" for t in threads)
         lines.append(f"#define FREE(me, c) (NOSTOP(me) && {free})")
-        quiet = " && ".join(f"(((me) == {t}) || (spins[{t}] == 0 && irqcpu[{t}] == NO_CPU))"
+        kept = " && ".join(f"(((me) == {t}) || (hcpu[{t}] != (c)))" for t in threads)
+        lines.append(f"#define FREE_TASK(me, c) (FREE(me, c) && {kept})")
+        taken = " | ".join(f"(((me) != {t} && hcpu[{t}] != NO_CPU) -> BIT(hcpu[{t}]) : 0) | "
+                           f"(((me) != {t} && irqcpu[{t}] != NO_CPU) -> BIT(irqcpu[{t}]) : 0)"
+                           for t in threads)
+        lines.append(f"#define TAKEN_MASK(me) ({taken})")
+        quiet = " && ".join(f"(((me) == {t}) || (hdepth[{t}] == 0 && irqcpu[{t}] == NO_CPU))"
                             for t in threads)
         lines.append(f"#define STOP_OK(me) ({quiet})")
         online = " | ".join(f"(online[{c}] << {c})" for c in range(self.ncpus))
         lines.append(f"#define ONLINE_MASK ({online})")
+        active = " | ".join(f"(cpu_active[{c}] << {c})" for c in range(self.ncpus))
+        lines.append(f"#define ACTIVE_MASK ({active})")
         virt = " | ".join(f"(virt[{c}] << {c})" for c in range(self.ncpus))
         lines.append(f"#define VIRT_MASK ({virt})")
         tdx = " | ".join(f"(tdx_done[{c}] << {c})" for c in range(self.ncpus))

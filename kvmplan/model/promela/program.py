@@ -17,7 +17,7 @@ from kvmplan.cparse.compile import strip_ref
 from kvmplan.cparse.events import Cond, Event, Function
 from kvmplan.graph.build import function_ref
 from kvmplan.model.explorer import Bounds
-from kvmplan.model.kernel import ATOMIC_OPS, HOTPLUG_LOCK, NOT_LOCKS
+from kvmplan.model.kernel import ATOMIC_OPS, HOTPLUG_LOCK, IRQS_OFF, NOT_LOCKS, TASK_CONTEXTS
 from kvmplan.model.program import Program
 from kvmplan.model.promela.checks import HOOKS, RULES, USER, Facts, Site, Unsupported, _comment
 
@@ -122,6 +122,11 @@ def _step(guard: str | None, stmts: list[str], goto: str | None = None) -> str:
     head = f"{guard} -> " if guard else ""
     kind = "atomic" if goto or any("goto" in s for s in stmts) else "d_step"
     return f"{kind} {{ {head}{'; '.join(body)} }}"
+
+
+def task_cpu(proc: "_Proc") -> str:
+    """Where a task step of `proc` runs (kernel.TASK_CONTEXTS): pcpu[me]."""
+    return f"pcpu[{proc.me}]"
 
 
 def _next_cpu(mask: str, cur: str, empty: list[str], pick: str = "LOWEST") -> str:
@@ -441,9 +446,17 @@ class Picture:
         """A step on shared state: runs when no other thread is IRQs-off on
         its CPU or inside stop_machine() (and `extra_guard` holds); a step
         that writes ends with the state hooks."""
-        guard = f"FREE({proc.me}, {cpu})" + (f" && {extra_guard}" if extra_guard else "")
+        place: list[str] = []
+        if ctx in IRQS_OFF:
+            guard = f"FREE({proc.me}, {cpu})"
+        elif ctx in TASK_CONTEXTS:
+            assert cpu == task_cpu(proc), (ctx, cpu)
+            guard, place = f"TASK_OK({proc.me})", [f"PLACE({proc.me})"]
+        else:
+            guard = f"FREE_TASK({proc.me}, {cpu})"
+        guard += f" && {extra_guard}" if extra_guard else ""
         site = Site(proc.me, cpu, ctx, self.ncpus)
-        body = self._hook("step", site) + list(stmts) + (self._hook("state", site) if writes else [])
+        body = place + self._hook("step", site) + list(stmts) + (self._hook("state", site) if writes else [])
         return _step(guard, body, goto)
 
     def _op_end(self, proc: _Proc, cpu: str, ctx: str, ends: tuple[str, ...], result: str) -> list[str]:

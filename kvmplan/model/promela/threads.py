@@ -9,10 +9,10 @@ from __future__ import annotations
 
 
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
-from kvmplan.model.kernel import HOTPLUG_LOCK, SYSTEM_EVENTS
+from kvmplan.model.kernel import HOTPLUG_LOCK, SYSTEM_EVENTS, TASK_CONTEXTS
 from kvmplan.model.promela.checks import HOTPLUG, INIT, SYSTEM, USER, Site
 from kvmplan.model.promela.events import Emitter
-from kvmplan.model.promela.program import _next_cpu, _Proc, _State, _step
+from kvmplan.model.promela.program import _next_cpu, _Proc, _State, _step, task_cpu
 
 
 class Threads(Emitter):
@@ -29,9 +29,9 @@ class Threads(Emitter):
             proc.emit(_step(f"NOSTOP({INIT})", ["module_state = MOD_LIVE"]))
             return proc
         proc.decls.append("int init_ret = V_OK;  /* module_init's return value */")
-        self._expand(proc, entry, "0", "init", "init_ret", "init_done", None, ends=("idle",))
+        self._expand(proc, entry, task_cpu(proc), "init", "init_ret", "init_done", None, ends=("idle",))
         proc.label("init_done")
-        site = Site(INIT, "0", "init", self.ncpus, result="init_ret")
+        site = Site(INIT, task_cpu(proc), "init", self.ncpus, result="init_ret")
         proc.emit(_step(f"NOSTOP({INIT})",
                         ["module_state = ((init_ret == V_ERR) -> MOD_GONE : MOD_LIVE)"]
                         + self._hook("init_done", site) + ["init_ret = V_OK"]))
@@ -53,16 +53,16 @@ class Threads(Emitter):
             return proc
         proc.decls += ["byte owns;  /* VMs this thread put on vm_list */",
                        "int user_ret = V_OK;  /* what the VM operation returned */"]
-        site = Site(USER, "0", "ioctl", self.ncpus)
+        site = Site(USER, task_cpu(proc), "ioctl", self.ncpus)
         proc.emit(_step(ready, [f"busy[{USER}] = 1"] + self._hook("vm_create_begin", site)))
-        self._expand(proc, create, "0", "ioctl", "user_ret", "user_created", None,
+        self._expand(proc, create, task_cpu(proc), "ioctl", "user_ret", "user_created", None,
                      ends=("vm_create_end", "idle"))
         proc.label("user_created")
         if destroy:
             proc.emit("atomic { if :: owns == 0 || user_ret == V_ERR -> user_ret = V_OK; "
                       "goto user_end :: else -> user_ret = V_OK fi }")
             proc.emit(_step(ready, [f"busy[{USER}] = 1"]))
-            self._expand(proc, destroy, "0", "ioctl", "user_ret", "user_end", None, ends=("idle",))
+            self._expand(proc, destroy, task_cpu(proc), "ioctl", "user_ret", "user_end", None, ends=("idle",))
         proc.label("user_end")
         proc.emit("user_ret = V_OK")
         return proc
@@ -83,7 +83,7 @@ class Threads(Emitter):
         proc.emit(f"atomic {{ NOSTOP({HOTPLUG}) && hp_left > 0 && sys_phase != PH_REBOOT && !frozen "
                   f"-> hp_left--; busy[{HOTPLUG}] = 1; if {choices} fi; "
                   "if :: online[hc] -> goto hp_down :: else -> goto hp_up fi }")
-        finish = ["hc = 0"] + self._op_end(proc, "0", "hotplug", ("idle",), "V_OK")
+        finish = ["hc = 0"] + self._op_end(proc, task_cpu(proc), "hotplug", ("idle",), "V_OK")
         proc.label("hp_up")
         self._cpu_up(proc, "hc", "hp", finish, "hp_idle")
         proc.label("hp_down")
@@ -111,27 +111,27 @@ class Threads(Emitter):
         end = [f"release({hp}, {proc.me})", f"{snap} = 0", f"{done} = 0"] + finish
         site = Site(proc.me, c, "hotplug", self.ncpus)
         proc.comment(f"cpu_up({c})")
-        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False,
+        self._take(proc, task_cpu(proc), "hotplug", HOTPLUG_LOCK, False,
                    [f"{snap} = {self._reg_mask(early)}", f"up_early = up_early | BIT({c})"])
         for st in early:
             self._hp_callback(proc, st, "startup", c, snap, None, rollback, done)
-        proc.emit(self._shared(proc, "0", "hotplug", [
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug", [
             f"online[{c}] = 1", f"up_early = up_early & ~BIT({c})",
             f"{snap} = {self._reg_mask(late)}", f"{done} = 0"]))
         for st in late:
             self._hp_callback(proc, st, "startup", c, snap, cb, rollback, done)
-        proc.emit(self._shared(proc, "0", "hotplug",
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug",
                                [f"cpu_active[{c}] = 1"] + self._hook("cpu_active", site)))
-        proc.emit(self._shared(proc, "0", "hotplug", end, goto=goto))
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug", end, goto=goto))
         proc.label(rollback)
         for st in reversed(late):
             self._hp_callback(proc, st, "teardown", c, done, None, rollback, done)
-        proc.emit(self._shared(proc, "0", "hotplug", [f"online[{c}] = 0"]
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug", [f"online[{c}] = 0"]
                                + self._hook("cpu_rollback", site)
                                + [f"{snap} = {self._reg_mask(early)}"]))
         for st in reversed(early):
             self._hp_callback(proc, st, "teardown", c, snap, None, rollback, done)
-        proc.emit(self._shared(proc, "0", "hotplug", end, goto=goto))
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug", end, goto=goto))
 
     def _cpu_down(self, proc: _Proc, c: str, pfx: str, finish: list[str], goto: str) -> None:
         """cpu_down(c), holding cpu_hotplug_lock for write: c inactive, ONLINE
@@ -144,16 +144,16 @@ class Threads(Emitter):
         early = self._sorted_states((PREPARE, STARTING))
         late = self._sorted_states((ONLINE,))
         proc.comment(f"cpu_down({c})")
-        self._take(proc, "0", "hotplug", HOTPLUG_LOCK, False,
+        self._take(proc, task_cpu(proc), "hotplug", HOTPLUG_LOCK, False,
                    [f"cpu_active[{c}] = 0", f"{snap} = {self._reg_mask(late)}"])
         for st in reversed(late):
             self._hp_callback(proc, st, "teardown", c, snap, None, "", done)
-        proc.emit(self._shared(proc, "0", "hotplug", [f"stopper = {proc.me}", f"online[{c}] = 0",
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug", [f"stopper = {proc.me}", f"online[{c}] = 0",
                                                       f"{snap} = {self._reg_mask(early)}"],
                                extra_guard=f"STOP_OK({proc.me})"))
         for st in reversed(early):
             self._hp_callback(proc, st, "teardown", c, snap, None, "", done)
-        proc.emit(self._shared(proc, "0", "hotplug", ["stopper = NO_THREAD", f"release({hp}, {proc.me})",
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug", ["stopper = NO_THREAD", f"release({hp}, {proc.me})",
                                                       f"{snap} = 0", f"{done} = 0"] + finish,
                                goto=goto))
 
@@ -180,9 +180,9 @@ class Threads(Emitter):
         proc.comment(f"{st.name} [{st.section}] {which}")
         choose = " ".join(f":: ({mask} & {1 << st.id}) != 0 && reg[{st.id}] == {vid} -> goto {lab}_{vid}"
                           for vid, _ in options)
-        proc.emit(self._shared(proc, "0", "hotplug",
+        proc.emit(self._shared(proc, task_cpu(proc), "hotplug",
                                [f"if {choose} :: else -> goto {lab}_skip fi"], writes=False))
-        cpu = c if st.section in (STARTING, ONLINE) else "0"
+        cpu = c if st.section in (STARTING, ONLINE) else task_cpu(proc)
         after = f"{lab}_ret" if result else f"{lab}_skip"
         for vid, key in options:
             proc.label(f"{lab}_{vid}")
@@ -216,7 +216,7 @@ class Threads(Emitter):
             proc.decls += [("byte s_todo; byte s_downed; byte sc;  /* suspend: CPUs to take down "
                             "or bring up, the ones taken down, the CPU now */")] + self._hp_decls("sp")
             begin = (["sys_phase = PH_SUSPEND", "frozen = 1", f"busy[{me}] = 1"]
-                     + self._hook("suspend_begin", Site(me, "0", "pm", self.ncpus))
+                     + self._hook("suspend_begin", Site(me, task_cpu(proc), "pm", self.ncpus))
                      + ["s_todo = ONLINE_MASK & ~BIT(0)", "s_downed = s_todo", "goto sys_suspend"])
             options.append(f"atomic {{ NOSTOP({me}) && QUIET -> {'; '.join(begin)} }}")
         if "unload" in events:
@@ -247,9 +247,10 @@ class Threads(Emitter):
             self.callbacks += 1
             lab = f"sys_cb{self.callbacks}"
             proc.emit(f"if :: (sreg & BIT({i})) != 0 -> skip :: else -> goto {lab}_skip fi")
-            self._expand(proc, key, "0", ctx, None, f"{lab}_ret", None)
+            cpu = task_cpu(proc) if ctx in TASK_CONTEXTS else "0"
+            self._expand(proc, key, cpu, ctx, None, f"{lab}_ret", None)
             proc.label(f"{lab}_ret")
-            back = self._hook("kernel_callback_return", Site(SYSTEM, "0", ctx, self.ncpus)) \
+            back = self._hook("kernel_callback_return", Site(SYSTEM, cpu, ctx, self.ncpus)) \
                 if returned else []
             if back:
                 # nothing shared changes: the hooks keep what the system thread's next step does
@@ -265,15 +266,15 @@ class Threads(Emitter):
         proc.label("sys_reboot")
         proc.comment("reboot: the reboot notifier chain")
         self._kernel_callbacks(proc, ("reboot",), False, "reboot", True)
-        proc.emit(self._shared(proc, "0", "reboot", self._store_global(
+        proc.emit(self._shared(proc, task_cpu(proc), "reboot", self._store_global(
             "system_state", self._named("SYSTEM_RESTART"))))
         proc.comment("migrate_to_reboot_cpu(): cpu_hotplug_disable(); syscore_shutdown()")
-        proc.emit(self._shared(proc, "0", "reboot", ["sreg = REG_MASK"],
+        proc.emit(self._shared(proc, task_cpu(proc), "reboot", ["sreg = REG_MASK"],
                                extra_guard=f"!busy[{HOTPLUG}]", writes=False))
         self._kernel_callbacks(proc, ("syscore_shutdown",), True, "shutdown", True)
         proc.comment("machine_restart(): the firmware takes over")
-        proc.emit(self._shared(proc, "0", "reboot", [f"stopper = {me}", "sreg = 0"]
-                               + self._op_end(proc, "0", "reboot", ("idle",), "V_OK"),
+        proc.emit(self._shared(proc, task_cpu(proc), "reboot", [f"stopper = {me}", "sreg = 0"]
+                               + self._op_end(proc, task_cpu(proc), "reboot", ("idle",), "V_OK"),
                                goto="sys_end"))
 
     def _suspend(self, proc: _Proc) -> None:
@@ -290,27 +291,27 @@ class Threads(Emitter):
         self._cpu_down(proc, "sc", "sp", [], "s_down_next")
         proc.label("s_downs_done")
         proc.comment("syscore_suspend() on CPU0, IRQs off")
-        proc.emit(self._shared(proc, "0", "pm", ["sreg = REG_MASK"], writes=False))
+        proc.emit(self._shared(proc, task_cpu(proc), "pm", ["sreg = REG_MASK"], writes=False))
         self._kernel_callbacks(proc, ("syscore_suspend",), True, "syscore", False)
         proc.comment("the platform sleeps and wakes: CPU0 loses virtualization; syscore_resume()")
-        proc.emit(self._shared(proc, "0", "pm", ["virt[0] = 0", "sreg = REG_MASK"]))
+        proc.emit(self._shared(proc, task_cpu(proc), "pm", ["virt[0] = 0", "sreg = REG_MASK"]))
         self._kernel_callbacks(proc, ("syscore_resume",), False, "syscore", False)
         proc.comment("non-boot CPUs brought up again")
-        proc.emit(self._shared(proc, "0", "pm", ["s_todo = s_downed", "sreg = 0"], writes=False))
+        proc.emit(self._shared(proc, task_cpu(proc), "pm", ["s_todo = s_downed", "sreg = 0"], writes=False))
         proc.label("s_up_next")
         proc.emit(_step(None, [_next_cpu("s_todo", "sc", ["goto s_ups_done"])]))
         self._cpu_up(proc, "sc", "sp", [], "s_up_next")
         proc.label("s_ups_done")
-        stmts = (["frozen = 0"] + self._hook("resume_done", Site(SYSTEM, "0", "pm", self.ncpus))
-                 + ["s_downed = 0", "sc = 0"] + self._op_end(proc, "0", "pm", ("idle",), "V_OK"))
-        proc.emit(self._shared(proc, "0", "pm", stmts, goto="sys_end"))
+        stmts = (["frozen = 0"] + self._hook("resume_done", Site(SYSTEM, task_cpu(proc), "pm", self.ncpus))
+                 + ["s_downed = 0", "sc = 0"] + self._op_end(proc, task_cpu(proc), "pm", ("idle",), "V_OK"))
+        proc.emit(self._shared(proc, task_cpu(proc), "pm", stmts, goto="sys_end"))
 
     def _unload(self, proc: _Proc, exit_key: str) -> None:
         """module unload: module_exit on CPU0 (the module unloading: no new VM
         operation starts); when it has returned the module is gone."""
         proc.label("sys_unload")
-        self._expand(proc, exit_key, "0", "exit", None, "sys_unloaded", None, ends=("idle",))
+        self._expand(proc, exit_key, task_cpu(proc), "exit", None, "sys_unloaded", None, ends=("idle",))
         proc.label("sys_unloaded")
         proc.emit(_step(f"NOSTOP({SYSTEM})", ["module_state = MOD_GONE"]
-                        + self._hook("unloaded", Site(SYSTEM, "0", "exit", self.ncpus)),
+                        + self._hook("unloaded", Site(SYSTEM, task_cpu(proc), "exit", self.ncpus)),
                         goto="sys_end"))

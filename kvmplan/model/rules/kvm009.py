@@ -50,6 +50,10 @@ KVM's disable.
 Shutdown paths other than reboot notifiers and syscore .shutdown: the
 emergency reboot and crash (NMI shootdown,
 cpu_emergency_disable_virtualization()) and kexec are not in the model.
+An enable that only preempt_disable() or local_irq_save() keeps from the
+reboot task is judged as if the task could run in between (the model sees
+spinlocks and cross calls keep a CPU, not those scopes): a possible false
+report.
 
 ## Messages
 

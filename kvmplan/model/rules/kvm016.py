@@ -56,7 +56,9 @@ seen.
 Sleeping calls that are not locks (GFP_KERNEL allocations, msleep(),
 wait_event(), mutex-protected helpers called through function pointers the
 model does not resolve); code run by contexts the model does not have (NMI,
-softirq, timers).
+softirq, timers); atomic scopes other than spinlocks, cross calls and
+callback contexts (preempt_disable(), get_cpu(), local_irq_save()), which
+the model neither reports under nor lets keep a CPU.
 
 ## Messages
 
