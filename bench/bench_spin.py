@@ -37,7 +37,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("scenarios", nargs="*", type=Path,
                         default=sorted((ROOT / "tests" / "litmus").glob("*.c")))
-    parser.add_argument("--cpus", type=int, nargs="+", default=[2])
+    parser.add_argument("--cpus", type=int, nargs="+", default=None,
+                        help="CPU counts to run (default: the scenario's own)")
     parser.add_argument("--hotplug-events", type=int, default=None,
                         help="override the scenario's bound on cpu_up/cpu_down events")
     parser.add_argument("--system", default=None,
@@ -54,7 +55,7 @@ def main() -> None:
           f"{'states':>7} {'errors':>9} {'sec':>6}")
     for path in args.scenarios:
         lit = load_litmus(path)
-        for cpus in args.cpus:
+        for cpus in args.cpus or [lit.bounds.cpus]:
             bounds = dataclasses.replace(lit.bounds, cpus=cpus)
             if args.hotplug_events is not None:
                 bounds = dataclasses.replace(bounds, hotplug_events=args.hotplug_events)

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         vendor: str = typer.Option("vmx", "--vendor", help="vmx or svm"),
         hotplug: int = typer.Option(2, "--hotplug-events", help="bound on cpu_up/cpu_down events"),
         failures: int = typer.Option(0, "--failures", help="injected failures of fallible init calls"),
-        max_states: int = typer.Option(200_000, "--max-states", help="bound on explored states"),
+        max_states: int = typer.Option(300_000, "--max-states", help="bound on explored states"),
         timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
         system: str = typer.Option("suspend,reboot,unload", "--system",
                                    help="system events to explore (comma-separated; 'none')"),
@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
     @model_app.command("run")
     def run(
         scenario: Path = typer.Argument(..., help="a litmus scenario (tests/litmus/*.c)"),
-        cpus: int = typer.Option(2, "--cpus", help="CPUs in the model"),
+        cpus: Optional[int] = typer.Option(None, "--cpus",
+                                           help="CPUs in the model [default: the scenario's]"),
         fmt: str = typer.Option("text", "--format", help="text, json or markdown"),
         timing: bool = typer.Option(False, "--timing", help="include seconds (output then varies)"),
     ) -> None:
@@ -65,8 +66,9 @@ def register(app: typer.Typer) -> None:
         from kvmplan.model import build_program, explore
         from kvmplan.model.render import RENDERERS
 
-        _check_format(fmt, cpus)
         lit = load_scenario(scenario)
+        cpus = lit.bounds.cpus if cpus is None else cpus
+        _check_format(fmt, cpus)
         result = explore(build_program(lit.graph), replace(lit.bounds, cpus=cpus))
         got = sorted({f.rule for f in result.findings})
         want = sorted(lit.expect)

@@ -7,6 +7,7 @@ Header comments declare what the file needs and what it must give:
     // system: suspend reboot unload              (system events it exercises;
                                                    none when the line is absent)
     // failures: 1                                (injected failures; 0 when absent)
+    // cpus: 1                                    (CPUs; 2 when absent)
     // twin: kvm004-starting-enable               (in a clean scenario: the
                                                    violating scenario(s) it fixes)
     // prelude: kvm-6.12                          (prelude/kvm-6.12.c beside it)
@@ -53,7 +54,7 @@ from kvmplan.model.explorer import Bounds
 LITMUS_PATH = "arch/x86/kvm/vmx/litmus.c"
 PRELUDE_DIR = "prelude"
 _HEADER = re.compile(
-    r"^//\s*(litmus|cpuhp|expect|system|failures|twin|prelude|use):\s*(.*)$", re.M)
+    r"^//\s*(litmus|cpuhp|expect|system|failures|cpus|twin|prelude|use):\s*(.*)$", re.M)
 _BLOCK = re.compile(r"^//\s*block:\s*(\S+)\s*$")
 
 
@@ -74,6 +75,7 @@ def load_litmus(path: Path) -> Litmus:
     states: dict[str, CpuhpState] = {}
     system: tuple[str, ...] = ()
     failures = 0
+    cpus = Bounds().cpus
     twins: tuple[str, ...] = ()
     prelude = ""
     use: list[str] = []
@@ -87,6 +89,8 @@ def load_litmus(path: Path) -> Litmus:
                 raise ValueError(f"{path.name}: unknown system event(s) {sorted(unknown)}")
         elif kind == "failures":
             failures = int(value.strip())
+        elif kind == "cpus":
+            cpus = int(value.strip())
         elif kind == "cpuhp":
             name, section = value.split()[:2]
             states[name] = CpuhpState(name, len(states) + 100, section)
@@ -105,7 +109,7 @@ def load_litmus(path: Path) -> Litmus:
         units = _with_prelude(path, text, prelude, use)
     graph = graph_from_units(str(path), units, states, {}, "vmx")
     return Litmus(path.stem, title, frozenset(expect), graph,
-                  Bounds(system=system, failures=failures), twins)
+                  Bounds(cpus=cpus, system=system, failures=failures), twins)
 
 
 def _parse(unit_path: str, text: str) -> FileUnit:
