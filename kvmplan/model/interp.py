@@ -395,13 +395,27 @@ class Runner:
         if e.slot:
             frame.slots[e.slot] = "?"
 
+    def in_context(self, frame: Frame, e: Event, target: Target) -> None:
+        """in_task(), preemptible(), irqs_disabled()...: true or false where
+        the caller runs (the semantics table's row "context")."""
+        interrupt = self.context() == "IPI" and not self._local_call(frame)
+        irqs_off = frame.ctx in IRQS_OFF
+        value = {"in_task": not interrupt, "irqs_disabled": irqs_off,
+                 "preemptible": not irqs_off and not self.t.hold_depth}.get(e.name, interrupt)
+        if e.slot:
+            frame.slots[e.slot] = "t" if value else "f"
+
+    def _local_call(self, frame: Frame) -> bool:
+        """In a cross call's callback: on the caller's own CPU (not by IPI)."""
+        cross = next((f for f in reversed(self.t.frames) if f.key == "@cross"), None)
+        return cross is not None and cross.cpu == frame.cpu
+
     def _where_cross(self, frame: Frame) -> str:
         """How a cross call's callback runs on this CPU: by IPI, or on the
         caller's own CPU directly (IRQs off); "" outside cross calls."""
         if self.context() != "IPI":
             return ""
-        cross = next((f for f in reversed(self.t.frames) if f.key == "@cross"), None)
-        if cross is not None and cross.cpu == frame.cpu:
+        if self._local_call(frame):
             return " (the cross call's local call, IRQs off)"
         return " in IPI context"
 

@@ -30,13 +30,14 @@ class Target:
 
     # "code" (interpret), "skip", or a primitive of the model: "enable", "disable"
     # (vendor per-CPU virtualization), "tdx_cpu", "tdx_enable" (TDX per-CPU and
-    # module init), "uret" (user-return MSR snapshot/drop)
+    # module init), "uret" (user-return MSR snapshot/drop), "context" (in_task()...)
     kind: str
     function: str = ""  # key into Program.functions (or the primitive's name)
 
 
 # Calls the model treats as primitives, by vocabulary role (grammars/lifecycle.txt).
-PRIMITIVE_ROLES = {"fn_tdx_cpu": "tdx_cpu", "fn_tdx_enable": "tdx_enable", "fn_uret": "uret"}
+PRIMITIVE_ROLES = {"fn_tdx_cpu": "tdx_cpu", "fn_tdx_enable": "tdx_enable", "fn_uret": "uret",
+                   "fn_context": "context"}
 
 
 @dataclass(frozen=True, eq=False)

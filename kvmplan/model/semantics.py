@@ -155,6 +155,13 @@ SEMANTICS: tuple[Primitive, ...] = (
         kvm_user_return_msr_cpu_online() / drop_user_return_notifiers(): snapshot or restore
         the CPU's user-return MSRs; only the context they run in matters
         """),
+    Primitive("context", "call", "in_context", """
+        in_task() / in_interrupt() / in_hardirq() / in_irq() / irqs_disabled() /
+        preemptible(): the context the caller runs in. A cross call's callback on another
+        CPU is in an interrupt (not in_task()); its local call, a STARTING/DYING callback
+        and a syscore suspend/resume callback are tasks with IRQs off; a spinlock or a cross
+        call in progress makes a task not preemptible
+        """),
     # --- the kernel's own procedures around KVM's code --------------------------------------
     Primitive("@cross", "kernel", "cross", """
         the cross call in flight: fn on the next CPU of those online at its start (the

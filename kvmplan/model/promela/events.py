@@ -363,6 +363,21 @@ class Emitter(Picture):
         if stmts:
             proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
 
+    def in_context(self, proc: _Proc, inst: _Inst, i: int, e: Event, target: Target) -> None:
+        """in_task(), preemptible(), irqs_disabled()...: true or false where
+        the caller runs (interp.Runner.in_context)."""
+        slot = self._slot(inst, e)
+        if not slot:
+            return
+        if inst.ctx == "IPI":
+            interrupt = f"(({inst.cpu}) != ({inst.origin}))" if inst.origin else "1"
+        else:
+            interrupt = "0"
+        irqs_off = "1" if inst.ctx in IRQS_OFF else "0"
+        value = {"in_task": f"!{interrupt}", "irqs_disabled": irqs_off,
+                 "preemptible": f"(!{irqs_off} && hdepth[{proc.me}] == 0)"}.get(e.name, interrupt)
+        proc.emit(_step(None, [f"{slot} = (({value}) -> V_T : V_F)"]))
+
     def cross_call(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
         """on_each_cpu / smp_call_function*: the CPUs online at the call (all,
         all but the caller's, or the one named if online) each run the

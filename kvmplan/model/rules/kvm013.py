@@ -7,7 +7,9 @@ user-return MSRs, and drop_user_return_notifiers() do not run from IPI
 (interrupt) context, e.g. inside a function sent with on_each_cpu() or
 smp_call_function*() to another CPU. (on_each_cpu() runs the function on
 the caller's own CPU directly, with IRQs off but in the caller's process
-context: that call interrupts nothing.)
+context: that call interrupts nothing.) A guard on the context is followed:
+in_task() and in_interrupt() tell the IPI from the local call,
+irqs_disabled() is true in both.
 
 ## Why it matters
 

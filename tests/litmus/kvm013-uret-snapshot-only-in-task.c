@@ -1,0 +1,37 @@
+// litmus: the per-CPU enable snapshots user-return MSRs only when in_task(): VM creation runs it through on_each_cpu(), and the IPI on the other CPU skips the snapshot (the local call, a task with IRQs off, takes it)
+// cpuhp: CPUHP_AP_KVM_ONLINE ONLINE
+// expect: clean
+// twin: kvm013-uret-snapshot-in-ipi kvm013-uret-snapshot-when-irqs-disabled
+// prelude: kvm-6.3
+// use: decls vendor-ops hardware-nolock online-cpu offline-cpu create-vm
+
+static int __hardware_enable_nolock(void)
+{
+	if (__this_cpu_read(hardware_enabled))
+		return 0;
+	if (in_task())
+		kvm_user_return_msr_cpu_online();
+	if (static_call(kvm_x86_hardware_enable)())
+		return -EIO;
+	__this_cpu_write(hardware_enabled, true);
+	return 0;
+}
+
+static int __init vmx_init(void)
+{
+	int r;
+
+	r = cpuhp_setup_state_nocalls(CPUHP_AP_KVM_ONLINE, "kvm/cpu:online",
+				      kvm_online_cpu, kvm_offline_cpu);
+	if (r)
+		return r;
+	r = misc_register(&kvm_dev);
+	if (r)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	cpuhp_remove_state_nocalls(CPUHP_AP_KVM_ONLINE);
+	return r;
+}
+module_init(vmx_init);
