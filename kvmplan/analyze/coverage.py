@@ -59,6 +59,10 @@ class Coverage:
     lines_outside: int = 0         # changed lines in lifecycle code outside the model
     functions: tuple[str, ...] = ()        # lifecycle functions whose hunks placed
     outside: tuple[str, ...] = ()          # those files, for the reason
+    # hunks in files the model reads that change a lifecycle function: placed
+    # ones, and failed ones (their header or changed lines name the function)
+    lifecycle_placed: int = 0
+    lifecycle_failed: int = 0
 
     @property
     def placed(self) -> int:
@@ -76,7 +80,9 @@ class Coverage:
             self.files_other + other.files_other, self.lines_in_model + other.lines_in_model,
             self.lines_outside + other.lines_outside,
             tuple(sorted(set(self.functions) | set(other.functions))),
-            tuple(sorted(set(self.outside) | set(other.outside))))
+            tuple(sorted(set(self.outside) | set(other.outside))),
+            self.lifecycle_placed + other.lifecycle_placed,
+            self.lifecycle_failed + other.lifecycle_failed)
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def patch_coverage(files: Sequence[FilePatch], outcomes: Sequence[FileOutcome],
     `lifecycle` the functions the model runs (at any prefix); `before` where
     they lie in the text the patch applies to."""
     counts = {s: 0 for s in (*PLACED, "present", "failed")}
-    in_model = outside = other = lines_in = lines_out = 0
+    in_model = outside = other = lines_in = lines_out = placed_lc = failed_lc = 0
     functions: set[str] = set()
     outside_files: set[str] = set()
     for fp, outcome in zip(files, outcomes):
@@ -126,10 +132,14 @@ def patch_coverage(files: Sequence[FilePatch], outcomes: Sequence[FileOutcome],
             counts[result.status] = counts.get(result.status, 0) + 1
             if tracked and result.status in PLACED:
                 lines_in += hunk.added + hunk.removed
-                functions |= (_named(hunk) | _enclosing(before, fp.path, hunk, result)) & lifecycle
+                touched = (_named(hunk) | _enclosing(before, fp.path, hunk, result)) & lifecycle
+                functions |= touched
+                placed_lc += bool(touched)
+            elif tracked and result.status == "failed":
+                failed_lc += bool(_named(hunk) & lifecycle)
     return Coverage(counts["exact"], counts["offset"], counts["fuzz"], counts["present"],
                     counts["failed"], in_model, outside, other, lines_in, lines_out,
-                    tuple(sorted(functions)), tuple(sorted(outside_files)))
+                    tuple(sorted(functions)), tuple(sorted(outside_files)), placed_lc, failed_lc)
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
@@ -185,6 +195,10 @@ def decide(patches: int, coverage: Coverage, introduced: bool, base: str) -> Ver
     if in_base and c.failed * 2 > in_base:
         return Verdict("inconclusive", f"does not apply: {c.failed} of {in_base} hunks do not "
                        f"apply to {base}")
+    lc = c.lifecycle_placed + c.lifecycle_failed
+    if c.lifecycle_failed and c.lifecycle_failed * 2 >= lc:
+        return Verdict("inconclusive", f"does not apply: {c.lifecycle_failed} of {lc} hunks that "
+                       f"change lifecycle functions do not apply to {base}")
     if c.files_in_model == 0:
         if c.files_outside:
             return Verdict("inconclusive", f"outside the model: the series changes lifecycle "

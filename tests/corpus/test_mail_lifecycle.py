@@ -42,8 +42,10 @@ MAIL_ONLY = [
      "does not apply: 5 of 8 hunks do not apply to baseline linux-6.1"),
     ("kvm-reboot-race-hw-enable-v2-2023-05", "inconclusive",
      "does not apply: 5 of 7 hunks do not apply to baseline linux-6.1"),
-    # v1 of the 2019 fixes: judged below (false clean)
-    ("kvm-create-vm-failure-fixes-v1-2019-11", "clean", ""),
+    # v1 of the 2019 fixes: 1/2 lands as a no-op, 2/2 fails (judged below)
+    ("kvm-create-vm-failure-fixes-v1-2019-11", "inconclusive",
+     "does not apply: 1 of 2 hunks that change lifecycle functions do not apply to baseline "
+     "linux-6.1"),
     ("kvm-create-vm-failure-fixes-2019-11", "inconclusive",
      "does not apply: 4 of 7 hunks do not apply to baseline linux-6.1"),
     ("kvm-create-vm-unwind-fixes-2022-08", "inconclusive",
@@ -157,16 +159,17 @@ def test_backport_patch_1_alone_does_not_fix_the_reboot_race() -> None:
 
 # -- clean verdicts that judged nothing ---------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "false clean: half the series failed to apply and the hunk placed (fuzz 2) only assigns r"
-    " the value it already holds; the fix is in 6.1 in Paolo's form, nothing was judged"))
 def test_create_vm_failure_fixes_v1_is_not_clean_on_6_1() -> None:
     """6.1.192 kvm_create_vm() already has `int r = -ENOMEM` (kvm_main.c:1151),
     init_srcu_struct() first (:1189) and the users_count drop at
     out_err_no_arch_destroy_vm (:1270): the fixes of both patches, in the
     form Paolo reposted (the 2019-11 mbox). 1/2 lands with fuzz as a no-op,
-    2/2 fails."""
-    assert analyze("kvm-create-vm-failure-fixes-v1-2019-11")["verdict"] != "clean"
+    2/2 fails: half of the series' change to kvm_create_vm() was not judged
+    (it was a false clean until the verdict counted failed hunks in lifecycle
+    functions)."""
+    data = analyze("kvm-create-vm-failure-fixes-v1-2019-11")
+    assert data["verdict"] == "inconclusive"
+    assert "hunks that change lifecycle functions do not apply" in data["verdict_reason"]
 
 
 def test_sev_es_tsc_aux_is_not_clean_on_6_1() -> None:
@@ -175,14 +178,18 @@ def test_sev_es_tsc_aux_is_not_clean_on_6_1() -> None:
     assert data["verdict"] != "clean"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "false clean: the series is merged (v6.0) and later reworked; the hunks it places re-add "
-    "__module_get()/module_put() that 6.12 dropped and a second kvm_coalesced_mmio_init() "
-    "call"))
 def test_create_vm_unwind_is_not_clean_on_6_12() -> None:
+    """The series is merged (v6.0) and later reworked: on 6.12 the hunks it
+    places re-add __module_get()/module_put() that 6.12 dropped and a second
+    kvm_coalesced_mmio_init() call, and 3 of its 6 hunks in lifecycle
+    functions fail. It was a false clean until the verdict counted failed
+    hunks in lifecycle functions; now it says half of that change was not
+    judged (it does not say "merged": only 2 hunks are already present)."""
     data = analyze("kvm-create-vm-unwind-fixes-2022-08", "--baseline", "linux-6.12")
     _require(data["apply"]["failed"] == 3, "3 of 8 hunks fail on 6.12")
-    assert data["verdict"] != "clean"
+    assert data["verdict"] == "inconclusive"
+    assert data["verdict_reason"].startswith(
+        "does not apply: 3 of 6 hunks that change lifecycle functions do not apply")
 
 
 # -- coverage and placement ---------------------------------------------------------------------
