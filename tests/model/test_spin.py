@@ -1,6 +1,7 @@
 """SPIN, an independent model checker, finds exactly the rules the explorer
 finds on every litmus scenario (kvmplan/model/promela exports them), with
-the scenario's own bounds (system events and injected failures included).
+the scenario's own bounds (system events and injected failures included),
+and on both Debian trees with the default bounds.
 
 A scenario that needs a rule or construct the exporter does not model is
 reported xfailed with a one-line reason (a named gap to close); today every
@@ -95,6 +96,27 @@ def test_spin_finds_the_rules_the_explorer_finds(path: Path, tmp_path: Path) -> 
     assert spin.rules == found, (f"{path.name}: the explorer finds {_rules(found)}, SPIN finds "
                                  f"{_rules(spin.rules)} ({spin.states} states, {spin.errors} errors; "
                                  f"model in {tmp_path / 'model.pml'})")
+
+
+@needs_spin
+@pytest.mark.parametrize("version", ["6.1", "6.12"])
+def test_spin_finds_the_rules_the_explorer_finds_on_a_tree(kernel_tree, tmp_path: Path,
+                                                           version: str) -> None:
+    """A Debian tree with the default bounds (2 CPUs, every system event,
+    then the failure pass): both engines find the same rules."""
+    from kvmplan.graph import build_graph
+    from kvmplan.source import SourceTree
+
+    program = build_program(build_graph(SourceTree(kernel_tree(version))))
+    result = explore(program, Bounds())
+    assert not result.bound_reached
+    found = frozenset(f.rule for f in result.findings)
+    spin = spin_check(program, Bounds(), tmp_path)
+    ROWS.append((f"linux-{version}", _rules(found), _rules(spin.rules), str(result.states),
+                 str(spin.states), f"{spin.violations}/{spin.errors - spin.violations}",
+                 f"{spin.seconds:.2f}"))
+    assert found and spin.rules == found, (f"linux-{version}: the explorer finds "
+                                           f"{_rules(found)}, SPIN finds {_rules(spin.rules)}")
 
 
 def test_every_litmus_scenario_is_exported() -> None:

@@ -48,8 +48,9 @@ def run_spin(pml: str, workdir: Path, memlim_mb: int = 1024) -> SpinResult:
     (workdir / "model.pml").write_text(pml, encoding="utf-8")
     _run([spin, "-a", "model.pml"], workdir, "spin -a")
     # -O0: the state spaces are small, so compiling pan costs more than running it
-    _run([gcc, "-O0", "-DSAFETY", "-DNOCLAIM", f"-DMEMLIM={memlim_mb}", "-o", "pan", "pan.c"],
-         workdir, "gcc pan.c")
+    # a tree's state vector is over SPIN's default 1024 bytes
+    _run([gcc, "-O0", "-DSAFETY", "-DNOCLAIM", f"-DMEMLIM={memlim_mb}", "-DVECTORSZ=4096",
+          "-o", "pan", "pan.c"], workdir, "gcc pan.c")
     out = _run(["./pan", "-E", "-c0", "-n", "-m200000", "-w20"], workdir, "pan")
     seconds = time.perf_counter() - start
     for problem in ("max search depth too small", "out of memory", "aborting"):
