@@ -12,7 +12,7 @@ from kvmplan.model.kernel import HOTPLUG_LOCK, TASK_CONTEXTS
 from kvmplan.model.program import Program, Target
 from kvmplan.model.semantics import handlers
 from kvmplan.model.trace import Site
-from kvmplan.model.world import Blocked, Frame, Thread, World, release
+from kvmplan.model.world import NO_CPU, Blocked, Frame, Thread, World, release
 
 
 class Machine(Protocol):
@@ -224,23 +224,41 @@ def _begin(r: Machine, frame: Frame, todo: tuple[str, ...], what: str) -> None:
     frame.slots["todo"] = todo
 
 
+def _on_cpu(frame: Frame, cpu: int, ctx: str) -> None:
+    """Where cpu_up's own steps run from now on: the incoming CPU brings
+    itself up (STARTING: IRQs off, then its hotplug thread: ONLINE), the
+    control task (hotplug, NO_CPU: wherever the scheduler puts it) waits
+    for it, then finishes."""
+    frame.cpu, frame.ctx = cpu, ctx
+
+
 def up(r: Machine, frame: Frame) -> None:
-    """cpu_up(c): the hotplug thread's procedure (holds cpu_hotplug_lock for write)."""
+    """cpu_up(c): the hotplug thread's procedure (holds cpu_hotplug_lock for
+    write). PREPARE callbacks run in the control task; the STARTING ones on
+    CPU c itself with IRQs off; the marking online, the ONLINE callbacks and
+    the marking active on c (its hotplug thread); the control task ends."""
     s = frame.slots
     c = int(s["cpu"])
     w = r.w
     if frame.pc == 0:
-        _begin(r, frame, _states(r, (PREPARE, STARTING)),
+        _begin(r, frame, _states(r, (PREPARE,)),
                f"cpu_up(CPU{c}) begins: cpu_hotplug_lock taken for write")
         s["done"] = ()
         frame.pc = 1
         return
-    if frame.pc == 1:                      # PREPARE and STARTING startup callbacks
+    if frame.pc in (1, 6):                 # PREPARE, then STARTING startup callbacks
         if "cb" in s:
             s.pop("cb")                   # STARTING: a returned error is ignored
             s["done"] = s["done"] + (s["cur"],)
         if _next_callback(r, frame, "todo", 2, c, "startup"):
             return
+        if frame.pc == 1:
+            _on_cpu(frame, c, STARTING)
+            s["todo"] = _states(r, (STARTING,))
+            frame.pc = 6
+            if _next_callback(r, frame, "todo", 2, c, "startup"):
+                return
+        _on_cpu(frame, c, ONLINE)
         w.online[c] = True
         _shown(r, frame, f"CPU{c} marked online")
         s["todo"] = _states(r, (ONLINE,))
@@ -250,12 +268,14 @@ def up(r: Machine, frame: Frame) -> None:
     if frame.pc == 2:                      # ONLINE startup callbacks; a failure rolls back
         if _failed(r, frame, f"{s.get('cur')} startup failed on CPU{c}: CPU online aborted",
                    "rollback", 4):
+            _on_cpu(frame, NO_CPU, "hotplug")
             return
         if _next_callback(r, frame, "todo", 2, c, "startup"):
             return
         w.active[c] = True
         _shown(r, frame, f"CPU{c} active (schedulable)")
         r.fire("cpu_active", frame, 0, cpu=c)
+        _on_cpu(frame, NO_CPU, "hotplug")
         frame.pc = 3
         return
     if frame.pc == 3:

@@ -115,12 +115,14 @@ class Threads(Emitter):
                    [f"{snap} = {self._reg_mask(early)}", f"up_early = up_early | BIT({c})"])
         for st in early:
             self._hp_callback(proc, st, "startup", c, snap, None, rollback, done)
-        proc.emit(self._shared(proc, task_cpu(proc), "hotplug", [
+        # CPU c marks itself online; its hotplug thread runs the ONLINE callbacks
+        # and marks it active (interp's builtins.up)
+        proc.emit(self._shared(proc, c, ONLINE, [
             f"online[{c}] = 1", f"up_early = up_early & ~BIT({c})",
             f"{snap} = {self._reg_mask(late)}", f"{done} = 0"]))
         for st in late:
             self._hp_callback(proc, st, "startup", c, snap, cb, rollback, done)
-        proc.emit(self._shared(proc, task_cpu(proc), "hotplug",
+        proc.emit(self._shared(proc, c, ONLINE,
                                [f"cpu_active[{c}] = 1"] + self._hook("cpu_active", site)))
         proc.emit(self._shared(proc, task_cpu(proc), "hotplug", end, goto=goto))
         proc.label(rollback)
@@ -180,9 +182,12 @@ class Threads(Emitter):
         proc.comment(f"{st.name} [{st.section}] {which}")
         choose = " ".join(f":: ({mask} & {1 << st.id}) != 0 && reg[{st.id}] == {vid} -> goto {lab}_{vid}"
                           for vid, _ in options)
-        proc.emit(self._shared(proc, task_cpu(proc), "hotplug",
-                               [f"if {choose} :: else -> goto {lab}_skip fi"], writes=False))
         cpu = c if st.section in (STARTING, ONLINE) else task_cpu(proc)
+        # cpu_up's STARTING and ONLINE startups run on c, its other steps in the task
+        on_c = which == "startup" and st.section in (STARTING, ONLINE)
+        proc.emit(self._shared(proc, cpu if on_c else task_cpu(proc),
+                               st.section if on_c else "hotplug",
+                               [f"if {choose} :: else -> goto {lab}_skip fi"], writes=False))
         after = f"{lab}_ret" if result else f"{lab}_skip"
         for vid, key in options:
             proc.label(f"{lab}_{vid}")
