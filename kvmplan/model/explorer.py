@@ -111,7 +111,8 @@ def successors(program: Program, w: World, inject: bool,
         if cpu is None:
             continue
         for o in _environment(program, w, t, system):
-            o.steps = [replace(s, cpu=cpu) if s.thread == t.name else s for s in o.steps]
+            o.steps = [replace(s, cpu=cpu, task=True) if s.thread == t.name else s
+                       for s in o.steps]
             out.extend(start(program, o, t.name, inject))
     for o in out:
         _finish_threads(program, o)
@@ -392,10 +393,16 @@ def _trace(parents: dict[tuple, tuple[tuple | None, list[Step]]], key: tuple) ->
 
 
 def _locate(rule: str, message: str, cpu: int, trace: list[Step]) -> Violation:
-    """Point a state property at the last step of KVM code on the CPU concerned."""
-    for s in reversed(trace):
-        if s.file and s.cpu == cpu and s.thread != "env":
-            return Violation(rule, message, s.function, s.file, s.line)
+    """Point a state property at the last step of KVM code run for the CPU
+    concerned: code bound to it (a callback, an IPI) or a task keeping it,
+    else a task the scheduler ran there, else the last step of KVM code."""
+    def on_cpu(s: Step) -> bool:
+        return not s.task or any(c == cpu for c, _ in s.holds)
+
+    for wanted in (on_cpu, lambda s: True):
+        for s in reversed(trace):
+            if s.file and s.cpu == cpu and s.thread != "env" and wanted(s):
+                return Violation(rule, message, s.function, s.file, s.line)
     for s in reversed(trace):
         if s.file:
             return Violation(rule, message, s.function, s.file, s.line)

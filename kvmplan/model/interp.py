@@ -74,15 +74,15 @@ class Runner:
         return self.p.functions[frame.key]
 
     def record(self, frame: Frame, e: Event | None, text: str) -> None:
-        irq, kept = frame.ctx in IRQS_OFF, self.t.cpu_holds()
+        irq, kept, task = frame.ctx in IRQS_OFF, self.t.cpu_holds(), frame.ctx in TASK_CONTEXTS
         if frame.key.startswith("@"):
             self.out.steps.append(Step(self.t.name, frame.cpu, text, frame.slots.get("fn", frame.key),
                                        frame.slots.get("file", ""), int(frame.slots.get("line", 0)),
-                                       irq, kept))
+                                       irq, kept, task))
             return
         f = self.fn(frame)
         self.out.steps.append(Step(self.t.name, frame.cpu, text, f.name, f.file,
-                                   e.line if e else f.line, irq, kept))
+                                   e.line if e else f.line, irq, kept, task))
 
     def site(self, frame: Frame, line: int) -> Site:
         if frame.key.startswith("@"):

@@ -11,6 +11,7 @@ Site = tuple[str, str, int]      # function, file, line
 @dataclass(frozen=True)
 class Step:
     """One visible step of a trace. `irq`: it ran with IRQs off on `cpu`;
+    `task`: in a task (kernel.TASK_CONTEXTS), not code bound to `cpu`;
     `holds`: the CPUs its thread keeps others off afterwards (world.Thread.cpu_holds),
     what a reader needs to see the trace can happen."""
 
@@ -22,6 +23,7 @@ class Step:
     line: int
     irq: bool = False
     holds: tuple[tuple[int, str], ...] = ()
+    task: bool = False       # a task step: `cpu` is where the scheduler ran it
 
 
 @dataclass(frozen=True)
