@@ -157,7 +157,18 @@ def unrealizable(steps: list[dict]) -> list[str]:
     return bad
 
 
+def unrealizable_findings(data: dict) -> list[str]:
+    """unrealizable() over every finding of a JSON output (model check or run,
+    analyze), each problem prefixed with its rule (and status)."""
+    return [f"{f['rule']}{' (' + f['status'] + ')' if 'status' in f else ''}: {b}"
+            for f in data["findings"] for b in unrealizable(f["trace"])]
+
+
 @pytest.fixture(scope="session")
 def realizable():
-    """The trace checker (unrealizable) as a fixture: assert not realizable(steps)."""
-    return unrealizable
+    """The trace checker as a fixture: realizable(steps) lists what makes a
+    trace impossible, realizable.findings(data) does so for a whole output."""
+    def check(steps: list[dict]) -> list[str]:
+        return unrealizable(steps)
+    check.findings = unrealizable_findings          # type: ignore[attr-defined]
+    return check

@@ -42,6 +42,7 @@ from kvmplan.model.world import (
     World,
     acquire,
     holds,
+    local_call,
     release,
     schedule,
     taken,
@@ -185,7 +186,7 @@ class Runner:
         self.take(frame, e.name, e.mode in SHARED_LOCK_MODES, e.line,
                   sleeps=e.mode in SLEEPING_LOCK_MODES)
         if e.mode in SPIN_LOCK_MODES:
-            self.w.spinning = tuple(sorted(self.w.spinning + (self.t.name,)))
+            self.t.spins += 1
             self.t.enter_atomic(frame.cpu)
         self.record(frame, e, describe(e))
         self.visible = True
@@ -213,10 +214,8 @@ class Runner:
     def unlock(self, frame: Frame, e: Event) -> None:
         release(self.w, e.name, self.t.name)
         self.w.sites.pop((e.name, self.t.name), None)
-        if e.mode in SPIN_LOCK_MODES and self.t.name in self.w.spinning:
-            rest = list(self.w.spinning)
-            rest.remove(self.t.name)
-            self.w.spinning = tuple(rest)
+        if e.mode in SPIN_LOCK_MODES and self.t.spins:
+            self.t.spins -= 1
             self.t.leave_atomic()
         self.record(frame, e, describe(e))
         self.visible = True
@@ -398,24 +397,19 @@ class Runner:
     def in_context(self, frame: Frame, e: Event, target: Target) -> None:
         """in_task(), preemptible(), irqs_disabled()...: true or false where
         the caller runs (the semantics table's row "context")."""
-        interrupt = self.context() == "IPI" and not self._local_call(frame)
+        interrupt = self.context() == "IPI" and not local_call(self.t, frame.cpu)
         irqs_off = frame.ctx in IRQS_OFF
         value = {"in_task": not interrupt, "irqs_disabled": irqs_off,
                  "preemptible": not irqs_off and not self.t.hold_depth}.get(e.name, interrupt)
         if e.slot:
             frame.slots[e.slot] = "t" if value else "f"
 
-    def _local_call(self, frame: Frame) -> bool:
-        """In a cross call's callback: on the caller's own CPU (not by IPI)."""
-        cross = next((f for f in reversed(self.t.frames) if f.key == "@cross"), None)
-        return cross is not None and cross.cpu == frame.cpu
-
     def _where_cross(self, frame: Frame) -> str:
         """How a cross call's callback runs on this CPU: by IPI, or on the
         caller's own CPU directly (IRQs off); "" outside cross calls."""
         if self.context() != "IPI":
             return ""
-        if self._local_call(frame):
+        if local_call(self.t, frame.cpu):
             return " (the cross call's local call, IRQs off)"
         return " in IPI context"
 

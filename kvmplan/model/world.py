@@ -56,8 +56,10 @@ class Thread:
     owns_vm: int = 0
     done: bool = False
     snap: tuple = ()         # what a fallible operation must restore if it fails (KVM008)
-    # the CPU the thread keeps with preemption off (a spinlock, a cross call in
-    # progress), and how many such scopes are open; -1 and 0: none
+    # spinlocks the thread holds; the CPU it keeps with preemption off (a
+    # spinlock, a cross call in progress) and how many such scopes are open
+    # (-1 and 0: none)
+    spins: int = 0
     hold_cpu: int = -1
     hold_depth: int = 0
     # the frozen key; a Thread is shared between World copies until one of
@@ -67,7 +69,7 @@ class Thread:
     def clone(self) -> "Thread":
         return Thread(self.name, [f.clone() for f in self.frames],
                       self.phase, self.retval, self.owns_vm, self.done, self.snap,
-                      self.hold_cpu, self.hold_depth)
+                      self.spins, self.hold_cpu, self.hold_depth)
 
     def context(self) -> str:
         """The innermost callback context the thread runs in (kernel.CONTEXTS), or ""."""
@@ -99,11 +101,19 @@ class Thread:
             out.append((self.frames[-1].cpu, "irq"))
         return tuple(out)
 
+    def keeps(self, cpu: int, irq_only: bool) -> bool:
+        """Does the thread keep `cpu` (cpu_holds(), without building it: the
+        scheduler asks this for every thread and CPU of every state)? With
+        irq_only, only IRQs off counts."""
+        if self.hold_depth and self.hold_cpu == cpu and not irq_only:
+            return True
+        return bool(self.frames) and self.frames[-1].ctx in IRQS_OFF and self.frames[-1].cpu == cpu
+
     def freeze(self) -> tuple:
         if self.frozen is None:
             self.frozen = Key((self.name, tuple(f.freeze() for f in self.frames), self.phase,
                                self.retval, self.owns_vm, self.done, self.snap,
-                               self.hold_cpu, self.hold_depth))
+                               self.spins, self.hold_cpu, self.hold_depth))
         return self.frozen
 
 
@@ -149,9 +159,6 @@ class World:
     # (lock, thread) → (function, file, line) where it was taken; for reports
     # only, so not part of the state's identity
     sites: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
-    # threads holding a spinlock, once per lock held (not preemptible); derived
-    # from `locks`, so not part of the state's identity either
-    spinning: tuple[str, ...] = ()
 
     def copy(self) -> "World":
         return World(
@@ -165,7 +172,7 @@ class World:
             system_left=self.system_left, frozen=self.frozen, stopper=self.stopper,
             tdx_enabled=self.tdx_enabled, tdx_done=self.tdx_done, exposed=self.exposed,
             virt_final=self.virt_final, walkers=self.walkers, missed=self.missed,
-            sites=dict(self.sites), spinning=self.spinning,
+            sites=dict(self.sites),
         )
 
     def freeze(self) -> tuple:
@@ -205,14 +212,14 @@ def taken(w: World, t: Thread, cpu: int, irq_only: bool) -> bool:
     """Does another thread keep `cpu` from running `t`'s step? A thread
     running there with IRQs off keeps everything off; one holding it with
     preemption off keeps tasks off, not interrupts (irq_only)."""
-    for u in w.threads:
-        if u is t:
-            continue
-        if u.hold_depth and u.hold_cpu == cpu and not irq_only:
-            return True
-        if u.frames and u.frames[-1].ctx in IRQS_OFF and u.frames[-1].cpu == cpu:
-            return True
-    return False
+    return any(u is not t and u.keeps(cpu, irq_only) for u in w.threads)
+
+
+def local_call(t: Thread, cpu: int) -> bool:
+    """Is `t`, in a cross call's callback on `cpu`, running it on the caller's
+    own CPU (directly, IRQs off) rather than by IPI? (The innermost cross
+    call's frame is on the caller's CPU.)"""
+    return next((f.cpu == cpu for f in reversed(t.frames) if f.key == "@cross"), False)
 
 
 def where(w: World, t: Thread) -> int | None:

@@ -67,6 +67,7 @@ writes made directly.
 from __future__ import annotations
 
 from kvmplan.model.rules.base import At, Check, Report, Rule, RuleCheck, Site, broken
+from kvmplan.model.world import local_call
 
 
 RULE: Rule = Rule.from_doc(__doc__)
@@ -77,15 +78,9 @@ def uret(at: At) -> list[Report]:
     interrupt there. On the caller's own CPU, on_each_cpu() runs it directly
     with IRQs off, in the caller's (KVM's) process context: no guest of
     anyone's can have been interrupted."""
-    if at.ctx != "IPI" or _local(at):
+    if at.ctx != "IPI" or (at.thread is not None and local_call(at.thread, at.cpu)):
         return []
     return [Report(RULE.say("ipi", name=at.name, cpu=at.cpu))]
-
-
-def _local(at: At) -> bool:
-    """The innermost cross call runs its callback on the caller's CPU."""
-    frames = at.thread.frames if at.thread is not None else []
-    return next((f.cpu == at.cpu for f in reversed(frames) if f.key == "@cross"), False)
 
 
 CHECK = Check({"uret": uret})

@@ -95,7 +95,7 @@ def lock(at: At) -> list[Report]:
         return [Report(RULE.say("irqs_off", lock=_lock_name(at.lock),
                                                    where=_WHERE[at.ctx]))]
     assert at.thread is not None
-    if at.thread.name in at.world.spinning:
+    if at.thread.spins:
         return [Report(RULE.say("spinning", lock=_lock_name(at.lock)))]
     return []
 
