@@ -119,7 +119,8 @@ def encode_file(fs: FileState) -> dict[str, Any]:
             "functions": [encode_function(f) for f in unit.functions],
             "tables": [[t.name, t.struct, t.line, [[b.field, b.value, b.line] for b in t.bindings]]
                        for t in unit.tables],
-            "globals": [[g.name, g.type, g.line, g.static, g.per_cpu, g.init] for g in unit.globals],
+            "globals": [[g.name, g.type, g.line, g.static, g.per_cpu, g.init, g.scalar]
+                        for g in unit.globals],
             "top_calls": [[c.name, list(c.args), c.line] for c in unit.top_calls],
             "errors": [[e.line, e.function, e.text] for e in unit.errors],
         }
@@ -139,8 +140,8 @@ def decode_file(v: dict[str, Any]) -> FileState:
         functions=tuple(Placed(decode_function(path, f)) for f in unit["functions"]),
         tables=tuple(Table(name, struct, path, line, tuple(Binding(f, val, bl) for f, val, bl in bs))
                      for name, struct, line, bs in unit["tables"]),
-        globals=tuple(GlobalVar(name, typ, path, line, static, per_cpu, init)
-                      for name, typ, line, static, per_cpu, init in unit["globals"]),
+        globals=tuple(GlobalVar(name, typ, path, line, static, per_cpu, init, scalar)
+                      for name, typ, line, static, per_cpu, init, scalar in unit["globals"]),
         top_calls=tuple(TopCall(name, tuple(args), path, line) for name, args, line in unit["top_calls"]),
         errors=tuple(ParseError(path, line, fn, text) for line, fn, text in unit["errors"]),
         items=items, directives=directives, stored=stored,

@@ -337,50 +337,55 @@ class FunctionCompiler:
             self.guards = [g for g in self.guards if g[2] < self.depth]
 
     # --- conditions ---------------------------------------------------------------
-    def branch_false(self, node: Node | None, patches: list[int]) -> None:
-        """Emit branches that jump (to the patched target) when `node` is false."""
+    def branch_false(self, node: Node | None, patches: list[int], want: bool = False) -> None:
+        """Emit branches that jump (to the patched target) when `node` is false.
+        `want` is the value the model gives `node` when it can't evaluate its
+        tests: the whole condition is false unless a `!` turns it around, so
+        an unknown `if (a || b)` skips its block just as `if (a)` does. Each
+        branch says which way that is (mode "fall": fall through, else jump)."""
         if node is None:
             return
         node = _unparen(node)
         if node.type == "binary_expression":
             op = text(node.child_by_field_name("operator"))
             if op == "&&":
-                self.branch_false(node.child_by_field_name("left"), patches)
-                self.branch_false(node.child_by_field_name("right"), patches)
+                self.branch_false(node.child_by_field_name("left"), patches, want)
+                self.branch_false(node.child_by_field_name("right"), patches, want)
                 return
             if op == "||":
                 true_patches: list[int] = []
-                self.branch_true(node.child_by_field_name("left"), true_patches)
-                self.branch_false(node.child_by_field_name("right"), patches)
+                self.branch_true(node.child_by_field_name("left"), true_patches, want)
+                self.branch_false(node.child_by_field_name("right"), patches, want)
                 self.patch(true_patches)
                 return
         if node.type == "unary_expression" and text(node.child_by_field_name("operator")) == "!":
-            self.branch_true(node.child_by_field_name("argument"), patches)
+            self.branch_true(node.child_by_field_name("argument"), patches, not want)
             return
         cond = self.cond(node)
-        patches.append(self.emit(ev.BRANCH, node, cond=cond))
+        patches.append(self.emit(ev.BRANCH, node, cond=cond, mode="fall" if want else ""))
 
-    def branch_true(self, node: Node | None, patches: list[int]) -> None:
+    def branch_true(self, node: Node | None, patches: list[int], want: bool = False) -> None:
+        """Emit branches that jump when `node` is true (`want`: as branch_false)."""
         if node is None:
             return
         node = _unparen(node)
         if node.type == "binary_expression":
             op = text(node.child_by_field_name("operator"))
             if op == "||":
-                self.branch_true(node.child_by_field_name("left"), patches)
-                self.branch_true(node.child_by_field_name("right"), patches)
+                self.branch_true(node.child_by_field_name("left"), patches, want)
+                self.branch_true(node.child_by_field_name("right"), patches, want)
                 return
             if op == "&&":
                 false_patches: list[int] = []
-                self.branch_false(node.child_by_field_name("left"), false_patches)
-                self.branch_true(node.child_by_field_name("right"), patches)
+                self.branch_false(node.child_by_field_name("left"), false_patches, want)
+                self.branch_true(node.child_by_field_name("right"), patches, want)
                 self.patch(false_patches)
                 return
         if node.type == "unary_expression" and text(node.child_by_field_name("operator")) == "!":
-            self.branch_false(node.child_by_field_name("argument"), patches)
+            self.branch_false(node.child_by_field_name("argument"), patches, not want)
             return
         cond = self.cond(node)
-        patches.append(self.emit(ev.BRANCH, node, cond=("not", cond)))
+        patches.append(self.emit(ev.BRANCH, node, cond=("not", cond), mode="" if want else "fall"))
 
     def cond(self, node: Node) -> Cond:
         node = _unparen(node)
@@ -434,6 +439,10 @@ class FunctionCompiler:
                 if left is not None and left.type == "identifier" and target in self.globals:
                     self.emit(ev.COUNT, node, name=target, mode="inc" if op == "+=" else "dec"
                               if op == "-=" else "set", value=value)
+                elif left is not None and left.type == "identifier" and target not in self.locals:
+                    # `x |= y` on a variable of another file: written, to a
+                    # value the model doesn't compute
+                    self.emit(ev.ASSIGN, node, name=target, value="?")
             return
         if t == "call_expression":
             self.call(node, slot="")
@@ -454,14 +463,46 @@ class FunctionCompiler:
         if value.type == "call_expression":
             self.call(value, slot=target)
             return
-        atom = self.expr(value)
         if left is not None and left.type not in ("identifier", "field_expression"):
+            self.expr(value)
             return
         if left is not None and left.type == "field_expression":
             base = text(left.child_by_field_name("argument"))
             if base not in self.globals:
+                self.expr(value)
                 return
-        self.emit(ev.ASSIGN, node, name=target, value=atom)
+        scope = "local" if target in self.locals else ""
+        if _is_logical(value):
+            self.assign_logical(target, value, node, scope)
+            return
+        if value.type == "conditional_expression" and value.child_by_field_name("consequence"):
+            self.assign_conditional(target, value, node, left, scope)
+            return
+        atom = self.expr(value)
+        self.emit(ev.ASSIGN, node, name=target, value=atom, scope=scope)
+
+    def assign_logical(self, target: str, value: Node, node: Node, scope: str) -> None:
+        """`x = a && !f();` is 1 or 0, and `&&`/`||` evaluate their right
+        side only when the left one doesn't decide: the branches of
+        `if (a && !f()) x = 1; else x = 0;`."""
+        false_patches: list[int] = []
+        self.branch_false(value, false_patches)
+        self.emit(ev.ASSIGN, node, name=target, value="1", scope=scope)
+        end = self.emit(ev.JUMP, node, name="endif")
+        self.patch(false_patches)
+        self.emit(ev.ASSIGN, node, name=target, value="0", scope=scope)
+        self.patch([end])
+
+    def assign_conditional(self, target: str, value: Node, node: Node, left: Node | None,
+                           scope: str) -> None:
+        """`x = c ? a : b;` is `if (c) x = a; else x = b;`."""
+        false_patches: list[int] = []
+        self.branch_false(value.child_by_field_name("condition"), false_patches)
+        self.assign(target, value.child_by_field_name("consequence"), node, left)
+        end = self.emit(ev.JUMP, node, name="endif")
+        self.patch(false_patches)
+        self.assign(target, value.child_by_field_name("alternative"), node, left)
+        self.patch([end])
 
     def expr(self, node: Node | None) -> str:
         """Evaluate calls inside `node` in order; return an atom naming its value."""
@@ -482,6 +523,9 @@ class FunctionCompiler:
                 self.emit(ev.COUNT, node, name=name, mode="inc" if op == "++" else "dec",
                           slot=slot, value="new" if prefix else "old")
                 return slot
+            if arg is not None and arg.type == "identifier" and name not in self.locals:
+                # a variable of another file: written, to a value the model doesn't compute
+                self.emit(ev.ASSIGN, node, name=name, value="?")
             return text(node)
         if t == "assignment_expression":
             self.effect(node)
@@ -611,6 +655,17 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return value[1:-1]
     return value
+
+
+_RELATIONS = frozenset({"&&", "||", "==", "!=", "<", ">", "<=", ">="})
+
+
+def _is_logical(node: Node) -> bool:
+    """Is the expression's value a truth (1 or 0): `!x`, `a && b`, `a == b`..."""
+    if node.type == "unary_expression":
+        return text(node.child_by_field_name("operator")) == "!"
+    return node.type == "binary_expression" \
+        and text(node.child_by_field_name("operator")) in _RELATIONS
 
 
 def _unparen(node: Node) -> Node:

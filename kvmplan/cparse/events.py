@@ -34,7 +34,8 @@ LIST_DEL = "list_del"      # name=list member
 PERCPU_READ = "percpu_read"    # name=per-CPU variable or cpumask; slot=result
 PERCPU_WRITE = "percpu_write"  # name, value
 COUNT = "count"            # name=global counter, mode=inc|dec|set, slot=value seen
-ASSIGN = "assign"          # name=destination, value=atom
+ASSIGN = "assign"          # name=destination, value=atom ("?": a value the model
+                           # doesn't compute, e.g. `x |= y`), scope=local for a local
 ASM = "asm"                # name=first mnemonic; targets of `asm goto` follow as BRANCHes
 KINDS = frozenset({CALL, ICALL, LOCK, UNLOCK, BRANCH, JUMP, LABEL, RETURN, LOOP, LOOP_END,
                    CPUHP_SETUP, CPUHP_REMOVE, CROSS_CALL, REGISTER, UNREGISTER, ASSERT, LIST_ADD,
@@ -119,6 +120,10 @@ class GlobalVar:
     static: bool
     per_cpu: bool = False
     init: str = ""          # a literal initializer (true, 0, -1...), else ""
+    # a definition of a plain scalar (bool, int, u32...: no pointer, array,
+    # struct, extern) whose value at load `init` gives, C's zero when the
+    # declaration has no initializer
+    scalar: bool = False
 
 
 @dataclass(frozen=True)

@@ -194,13 +194,24 @@ def _tables(path: str, root: Node) -> list[ev.Table]:
     return tables
 
 
+# Plain scalar types: a variable of one holds a number (or a truth) the model can follow.
+_SCALAR_TYPE = re.compile(
+    r"bool|_Bool|(?:(?:unsigned|signed) )?(?:char|short|int|long|long long)(?: int)?"
+    r"|unsigned|signed|[us](?:8|16|32|64)|__[us](?:8|16|32|64)|size_t|ssize_t")
+
+
+def _literal(init: str) -> bool:
+    """true, false or a number: a value the model can start from."""
+    return init in ("true", "false") or re.fullmatch(r"-?(?:0[xX][0-9a-fA-F]+|\d+)[uUlL]*", init) is not None
+
+
 def _globals(path: str, root: Node, records: tuple) -> tuple[list[ev.GlobalVar], frozenset[str]]:
     out: list[ev.GlobalVar] = []
     for caps in _captures("globals.scm", root):
         decl = caps["declaration"][0]
         type_text = text(decl.child_by_field_name("type"))
-        static = any(c.type == "storage_class_specifier" and text(c) == "static"
-                     for c in decl.children)
+        storage = {text(c) for c in decl.children if c.type == "storage_class_specifier"}
+        static = "static" in storage
         for d in decl.children_by_field_name("declarator"):
             inner = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
             if inner is not None and inner.type == "function_declarator":
@@ -209,9 +220,14 @@ def _globals(path: str, root: Node, records: tuple) -> tuple[list[ev.GlobalVar],
             value = d.child_by_field_name("value") if d.type == "init_declarator" else None
             init = text(value) if value is not None and value.type in (
                 "true", "false", "number_literal", "unary_expression", "identifier") else ""
+            scalar = (inner is not None and inner.type == "identifier" and "extern" not in storage
+                      and _SCALAR_TYPE.fullmatch(type_text) is not None
+                      and (value is None or _literal(init)))
+            if scalar and value is None:
+                init = "false" if type_text in ("bool", "_Bool") else "0"
             if name and re.fullmatch(r"[A-Za-z_]\w*", name):
                 out.append(ev.GlobalVar(name, type_text.replace("struct ", ""), path,
-                                        decl.start_point[0] + 1, static, init=init))
+                                        decl.start_point[0] + 1, static, init=init, scalar=scalar))
     per_cpu: set[str] = set()
     for rec in records:
         if rec.name.startswith(("DEFINE_PER_CPU", "DECLARE_PER_CPU")) and len(rec.args) >= 2:

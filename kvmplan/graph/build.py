@@ -138,6 +138,7 @@ def graph_from_units(root: str, units: list[FileUnit], states: dict[str, CpuhpSt
         bindings=bindings, x86_ops=x86_ops, global_types=global_types,
         per_cpu=frozenset(per_cpu), cpuhp_states=states, entries=[], cpuhp=[], edges=[],
         errors=errors, files=sorted(u.path for u in units), params=_module_params(units),
+        scalars=_scalars(units),
         ambiguous=_ambiguous(definitions, other_vendor_dirs),
     )
     graph = replace(graph, entries=_entries(graph, units))
@@ -163,6 +164,49 @@ def _module_params(units: list[FileUnit]) -> dict[str, str]:
             if var in inits:
                 params[var] = inits[var]
     return dict(sorted(params.items()))
+
+
+def _scalars(units: list[FileUnit]) -> dict[str, str]:
+    """Plain scalar variables (GlobalVar.scalar) defined once in the files
+    read, with their value at load. A module parameter keeps its default
+    unless it can change later: writable through sysfs (a write bit in its
+    permission) or set through parameter ops of its own (module_param_cb)."""
+    found: dict[str, list[str]] = {}
+    for unit in units:
+        for g in unit.globals:
+            if g.scalar:
+                found.setdefault(g.name, []).append(g.init)
+    changing: set[str] = set()
+    for unit in units:
+        for call in unit.top_calls:
+            var, perm = _param_of(call.name, call.args)
+            if var and ("_cb" in call.name or "_call" in call.name or _writable(perm)):
+                changing.add(var)
+    return {name: inits[0] for name, inits in sorted(found.items())
+            if len(inits) == 1 and name not in changing}
+
+
+def _param_of(macro: str, args: tuple[str, ...]) -> tuple[str, str]:
+    """The variable a module_param*() statement declares, and its permission."""
+    if not macro.startswith("module_param") or "array" in macro or not args:
+        return "", ""
+    if macro == "module_param" or macro == "module_param_unsafe":
+        index = 0
+    elif "_cb" in macro:
+        index = 2
+    elif "_call" in macro:
+        index = 3
+    else:
+        index = 1
+    return (strip_ref(args[index]) if index < len(args) else ""), args[-1]
+
+
+def _writable(perm: str) -> bool:
+    """A sysfs permission that lets root write the parameter (unknown: yes)."""
+    perm = perm.strip()
+    if re.fullmatch(r"0[0-7]*", perm):
+        return int(perm, 8) & 0o222 != 0
+    return not re.fullmatch(r"[S_IRUGOXUSRGRPOTH|\s]+", perm) or "W" in perm
 
 
 def _rank(fn: Function, other_dirs: tuple[str, ...]) -> tuple[int, int, int, int]:

@@ -102,6 +102,9 @@ class HookGraph:
     files: list[str] = field(default_factory=list)
     # module parameter variable → its default (literal initializer) value
     params: dict[str, str] = field(default_factory=dict)
+    # plain scalar variable defined once in the files read, and not a module
+    # parameter that can change after load → its value at load (build._scalars)
+    scalars: dict[str, str] = field(default_factory=dict)
     # name → (file, line) of each strong definition no rule chooses between
     ambiguous: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 

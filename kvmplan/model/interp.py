@@ -224,7 +224,7 @@ class Runner:
     # --- control flow ---------------------------------------------------------
     def branch(self, frame: Frame, e: Event) -> None:
         truth = self.cond(frame, e.cond)
-        shared = _reads_shared(e.cond, self.w)
+        shared = _reads_shared(e.cond, self.w, self.p.settled)
         if truth is None:
             side = self.p.failure_side.get((frame.key, frame.pc), "")
             fallible = self.inject and self.w.failures_left > 0 and side \
@@ -239,10 +239,11 @@ class Runner:
                 af.pc = af.pc + 1 if side == "then" else e.target
                 runner.visible = True
                 self.forks.extend(runner.run())
-            # take the side that is not the error path
-            truth = side == "else" if side else False
-        if shared:
-            self.visible = True
+            # take the side that is not the error path, else the one the
+            # front-end chose (the whole condition false: compile.branch_false)
+            truth = side == "else" if side else e.mode == "fall"
+        if shared or _reads_changed(e.cond, self.w, self.p):
+            self.visible = self.visible or shared
             text = describe_cond(e.cond, _producers(self.fn(frame), frame.pc))
             self.record(frame, e, f"if ({text}) -> {'yes' if truth else 'no'}")
         frame.pc = frame.pc + 1 if truth else e.target
@@ -300,7 +301,9 @@ class Runner:
         self.ret(self.value(frame, e.value) if e.value else "ok")
 
     def assign(self, frame: Frame, e: Event) -> None:
-        if e.name in self.w.globals:
+        if e.scope != "local" and e.name in self.p.init_local:
+            self.w.globals[e.name] = self.value(frame, e.value)
+        elif e.scope != "local" and e.name in self.w.globals:
             self.w.globals[e.name] = self.value(frame, e.value)
             self.shared_write(frame, e.line)
             self.record(frame, e, f"{e.name} = {e.value}")
@@ -641,12 +644,23 @@ def _truth(v: object) -> bool | None:
     return None
 
 
-def _reads_shared(c, w: World) -> bool:
+def _reads_shared(c, w: World, settled: frozenset[str]) -> bool:
+    """Does the condition read a global the model tracks, other than a
+    settled one (Program.settled)?"""
     if not c:
         return False
     if c[0] == "global":
-        return c[1] in w.globals
-    return any(isinstance(x, tuple) and _reads_shared(x, w) for x in c[1:])
+        return c[1] in w.globals and c[1] not in settled
+    return any(isinstance(x, tuple) and _reads_shared(x, w, settled) for x in c[1:])
+
+
+def _reads_changed(c, w: World, p: Program) -> bool:
+    """Does the condition read a settled global the code has changed?"""
+    if not c:
+        return False
+    if c[0] == "global":
+        return c[1] in p.settled and w.globals.get(c[1]) != p.initial.get(c[1])
+    return any(isinstance(x, tuple) and _reads_changed(x, w, p) for x in c[1:])
 
 
 def describe_cond(c, calls: dict[str, str] | None = None) -> str:

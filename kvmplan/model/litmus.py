@@ -166,10 +166,12 @@ def _defined(unit: FileUnit) -> list[str]:
 
 def _declarations(unit: FileUnit, text: str) -> list[str]:
     """A unit's file-scope declarations that fit on one line, as written
-    (variables, locks, lists; not ops tables, which the graph binds once)."""
+    (variables, locks, lists; not ops tables, which the graph binds once);
+    a plain scalar as an extern declaration, so that it stays defined once."""
     lines = text.splitlines()
-    found = {g.line for g in unit.globals if lines[g.line - 1].rstrip().endswith(";")}
-    return [lines[n - 1] for n in sorted(found)]
+    found = {g.line: g for g in unit.globals if lines[g.line - 1].rstrip().endswith(";")}
+    return [f"extern {g.type} {g.name};" if g.scalar else lines[n - 1]
+            for n, g in sorted(found.items())]
 
 
 def _append(text: str, lines: list[str]) -> str:

@@ -64,6 +64,14 @@ class Program:
     # the globals the model tracks, with their value at the start (world.Value):
     # see initial_globals()
     initial: dict[str, object]
+    # tracked scalars only __init code writes: a read of one is not an
+    # interleaving point (its writes are), and a trace shows a branch on one
+    # only once the code has changed it from its value at load
+    settled: frozenset[str] = frozenset()
+    # settled scalars only __init code reads too: module init's own state, no
+    # other thread sees it; a write of one is neither an interleaving point
+    # nor a step of the trace
+    init_local: frozenset[str] = frozenset()
 
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
@@ -139,10 +147,17 @@ def build_program(graph: HookGraph) -> Program:
                 if cb_key in functions:
                     found.append((kind, cb_key))
             callbacks[(e.mode, e.name)] = tuple(sorted(set(found)))
+    initial = initial_globals(graph, vocab)
+    scalars, settled, read_after_init = tracked_scalars(graph, functions, targets, callbacks,
+                                                        vocab)
+    settled = {name for name in settled if name not in initial}
+    for name, value in scalars.items():
+        initial.setdefault(name, value)
     return Program(graph, functions, targets, failure, frozenset(relevant),
                    frozenset(enable_fns), frozenset(disable_fns), vocab, callbacks, counters,
                    _enabling_work(functions, targets), _loop_bodies(functions, targets),
-                   initial_globals(graph, vocab))
+                   dict(sorted(initial.items())), frozenset(settled),
+                   frozenset(settled - read_after_init))
 
 
 def initial_globals(graph: HookGraph, vocab: dict[str, frozenset[str]]) -> dict[str, object]:
@@ -161,6 +176,110 @@ def initial_globals(graph: HookGraph, vocab: dict[str, frozenset[str]]) -> dict[
         elif init.lstrip("-").isdigit():
             values[name] = int(init)
     return values
+
+
+def tracked_scalars(graph: HookGraph, functions: dict[str, Function],
+                    targets: dict[tuple[str, int], Target],
+                    callbacks: dict[tuple[str, str], tuple[tuple[str, str], ...]],
+                    vocab: dict[str, frozenset[str]]
+                    ) -> tuple[dict[str, object], set[str], set[str]]:
+    """The plain scalar variables (graph.scalars) whose value the model can
+    follow, with their value at load: read in a condition or a value of
+    the code the model runs, and written only by that code, by assignment or
+    count (never through its address: `&x` anywhere in the files read, a
+    table included). A variable some other code writes (an ioctl, a sysfs
+    handler, code the model doesn't run) stays unknown. Also returns those
+    that only __init code writes (Program.settled), and the names code other
+    than __init code reads."""
+    run = _run_by_model(graph, functions, targets, callbacks, vocab)
+    read: set[str] = set()
+    read_after_init: set[str] = set()
+    for key in run:
+        for e in functions[key].events:
+            names = _names_read(e)
+            read |= names
+            if not functions[key].init:
+                read_after_init |= names
+    written_elsewhere: set[str] = set()
+    written_after_init: set[str] = set()
+    addressed: set[str] = set()
+    everything = {id(f): f for f in list(graph.functions.values()) + list(graph.statics.values())}
+    for fn in everything.values():
+        mine = _key(fn, graph) in run
+        for e in fn.events:
+            if (e.kind == ev.ASSIGN and e.scope != "local") or e.kind == ev.COUNT:
+                if not mine:
+                    written_elsewhere.add(e.name)
+                if not fn.init:
+                    written_after_init.add(e.name)
+            for text in e.args + (e.value,):
+                if "&" in text:
+                    addressed.update(_ADDRESS.findall(text))
+    for tables in graph.tables.values():
+        for table in tables:
+            for b in table.bindings:
+                addressed.update(_ADDRESS.findall(b.value))
+    out: dict[str, object] = {}
+    for name, init in graph.scalars.items():
+        if name in read and name not in written_elsewhere and name not in addressed:
+            out[name] = _load_value(init)
+    return out, set(out) - written_after_init, read_after_init
+
+
+_ADDRESS = re.compile(r"&\s*\(?\s*([A-Za-z_]\w*)\b(?!\s*(?:->|\.|\[))")
+
+
+def _load_value(init: str) -> object:
+    if init in ("true", "false"):
+        return "t" if init == "true" else "f"
+    return int(init.rstrip("uUlL"), 0)
+
+
+def _names_read(e: Event) -> set[str]:
+    """Global names an event reads: in its condition, or as its value."""
+    out: set[str] = set()
+
+    def walk(c: object) -> None:
+        if isinstance(c, tuple) and c:
+            if c[0] == "global" and len(c) > 1:
+                out.add(str(c[1]))
+            for x in c[1:]:
+                walk(x)
+    walk(e.cond)
+    if e.kind in (ev.ASSIGN, ev.RETURN) and e.value:
+        out.add(e.value)
+    return out
+
+
+def _run_by_model(graph: HookGraph, functions: dict[str, Function],
+                  targets: dict[tuple[str, int], Target],
+                  callbacks: dict[tuple[str, str], tuple[tuple[str, str], ...]],
+                  vocab: dict[str, frozenset[str]]) -> set[str]:
+    """The functions the model's threads run: module init and exit, VM
+    creation and destruction, the callbacks of registrations and cpuhp
+    states, and everything they call."""
+    roots = {vendor_entry(graph, "module_init"), vendor_entry(graph, "module_exit")}
+    roots |= set(vocab.get("vm_create", ())) | set(vocab.get("vm_destroy", ()))
+    roots |= {key for cbs in callbacks.values() for _, key in cbs}
+    for key, fn in functions.items():
+        for e in fn.events:
+            if e.kind == ev.CPUHP_SETUP:
+                for expr in e.args[2:4]:
+                    for target, _ in function_ref(graph, expr, fn):
+                        roots.add(_key(target, graph))
+                        break
+    run: set[str] = set()
+    work = sorted(k for k in roots if k in functions)
+    while work:
+        key = work.pop()
+        if key in run:
+            continue
+        run.add(key)
+        for i in range(len(functions[key].events)):
+            t = targets.get((key, i))
+            if t is not None and t.kind == "code" and t.function not in run:
+                work.append(t.function)
+    return run
 
 
 def vendor_entry(graph: HookGraph, kind: str = "module_init") -> str:

@@ -60,8 +60,9 @@ SEMANTICS: tuple[Primitive, ...] = (
     Primitive(ev.BRANCH, "event", "branch", """
         evaluates the condition on the values the model knows (an error value is a negative
         number: below 0, not equal to 0); a condition it can't evaluate takes the side that is
-        not the error path (an -E... return, an error label); a branch on shared state is an
-        interleaving point
+        not the error path (an -E... return, an error label), else the whole condition is false
+        (an unknown `if (!a || b)` skips its block as `if (a)` does); a branch on shared state
+        is an interleaving point
         """, fallible="""
         with failure injection, an unknown condition of module init or VM creation may take the
         error path instead (bounded)
@@ -72,7 +73,12 @@ SEMANTICS: tuple[Primitive, ...] = (
         the caller's slot gets the value; locks and guards a function leaves held stay held
         """),
     Primitive(ev.ASSIGN, "event", "assign", """
-        a write to a global the model tracks (shared), else to a local slot
+        a write to a global the model tracks (shared), else to a local slot; the globals it
+        tracks are the usage counters, system_state, and each plain scalar variable the code
+        it runs reads and alone writes, never through its address (program.tracked_scalars),
+        from its value at load (its initializer, C's zero, a read-only module parameter's
+        default); `x = a && !f()` is the branches of `if (a && !f()) x = 1; else x = 0;`,
+        `x = c ? a : b` those of an if/else; `x |= y` on another file's variable is unknown
         """),
     Primitive(ev.LOOP, "event", "loop", """
         for_each_online_cpu / for_each_possible_cpu: the thread's CPU iterates over the CPUs

@@ -158,10 +158,13 @@ class Emitter(Picture):
         """`x = v`: a global that exists is written (shared), else the local slot."""
         value, shared = self._value(inst, e.value)
         slot = inst.slots[e.name]
-        var = self.globals.get(e.name)
+        var = self.globals.get(e.name) if e.scope != "local" else None
         if var is None:
             proc.emit(self._shared(proc, inst.cpu, inst.ctx, [f"{slot} = {value}"], writes=False)
                       if shared else f"{slot} = {value}")
+            return
+        if e.name in self.p.init_local:
+            proc.emit(f"{var} = {value}")
             return
         written = [f"{var} = {value}"] + self._hook("shared_write", self._site(proc, inst))
         gd = self.defined.get(e.name)
@@ -187,7 +190,7 @@ class Emitter(Picture):
         options = [
             "br == 1 -> br = 0",
             f"br == 0 -> br = 0; {jump}",
-            "br == 2 -> br = 0" + (f"; {jump}" if side != "else" else ""),
+            "br == 2 -> br = 0" + (f"; {jump}" if _unknown_jumps(side, e) else ""),
         ]
         unknown = self._unknown_slots(inst, e.cond)
         if self.bounds.failures > 0 and side and proc.me in (INIT, USER) and unknown:
@@ -639,3 +642,9 @@ class Emitter(Picture):
             done.append(f"{slot} = V_OK")
         done += [f"{todo} = 0", f"{cur} = 0", f"{rv} = 0"]
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, done))
+
+
+def _unknown_jumps(side: str, e: Event) -> bool:
+    """Does a branch the model can't evaluate jump (interp.branch): away
+    from the error path, else the way the front-end chose (mode "fall")."""
+    return side == "then" if side else e.mode != "fall"

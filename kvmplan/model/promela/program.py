@@ -315,7 +315,7 @@ class Picture:
         if var is None:
             return "V_UNK", False
         gd = self.defined.get(atom)
-        return (f"({gd} -> {var} : V_UNK)" if gd else var), True
+        return (f"({gd} -> {var} : V_UNK)" if gd else var), atom not in self.p.settled
 
     def _current(self, name: str) -> str:
         """A global's number for atomic_*() and counts: 0 if absent or not a number."""
@@ -374,7 +374,8 @@ class Picture:
         if var is None:
             return unknown, False
         gd = self.defined.get(name)
-        return (f"({gd} -> {wrap}({var}) : {unknown})" if gd else f"{wrap}({var})"), True
+        return ((f"({gd} -> {wrap}({var}) : {unknown})" if gd else f"{wrap}({var})"),
+                name not in self.p.settled)
 
     def _cval(self, inst: _Inst, c: Cond) -> tuple[str, bool]:
         """A comparison operand (interp's cval); V_UNK stands for 'unknown'."""
