@@ -49,14 +49,16 @@ def own_lifecycle_events(fn: Function) -> bool:
     return False
 
 
-def relevant_functions(graph: HookGraph) -> set[str]:
-    """Functions with lifecycle events, and every function that reaches one."""
+def relevant_functions(graph: HookGraph, also: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """Functions with lifecycle events (and the functions `also` names), and
+    every function that reaches one."""
     callers: dict[str, set[str]] = {}
     for edge in graph.edges:
         callers.setdefault(edge.callee, set()).add(edge.caller)
     vocab = vocabulary()
     op_fields = set().union(*(names for role, names in vocab.items() if role.startswith("op_")))
     relevant = {name for name, fn in graph.functions.items() if own_lifecycle_events(fn)}
+    relevant |= set(also) & set(graph.functions)
     # implementations bound to the enable/disable/setup ops are lifecycle code
     relevant |= {e.callee for e in graph.edges if e.via.rsplit(".", 1)[-1] in op_fields}
     relevant |= {fn.name for fn in graph.statics.values() if own_lifecycle_events(fn)}

@@ -5,6 +5,7 @@ interleavings of the environment threads, with state hashing; the first
 from __future__ import annotations
 
 import gc
+import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,17 @@ class Result:
 
 
 def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
+    """One world per choice of the environment: the CPU that can't enable
+    virtualization (or none), each value of the module parameters the
+    program lets the user choose (Program.choices)."""
+    worlds = []
+    for values in itertools.product(("t", "f"), repeat=len(program.choices)):
+        chosen = dict(zip(program.choices, values))
+        worlds += _worlds(program, bounds, {**program.initial, **chosen})
+    return worlds
+
+
+def _worlds(program: Program, bounds: Bounds, values: dict[str, object]) -> list[World]:
     init_entry = program.entry()
     worlds = []
     for bad in [None] + list(range(1, bounds.cpus)):
@@ -80,7 +92,7 @@ def initial_worlds(program: Program, bounds: Bounds) -> list[World]:
         worlds.append(World(
             ncpus=bounds.cpus, online=[True] * bounds.cpus, active=[True] * bounds.cpus,
             virt=[False] * bounds.cpus, bad=[c == bad for c in range(bounds.cpus)], percpu={},
-            globals=dict(program.initial),
+            globals=dict(values),
             locks={}, cpuhp={}, regs=set(), module="loading", vms=0, threads=threads,
             hotplug_left=bounds.hotplug_events, failures_left=bounds.failures,
             system_left=1 if bounds.system else 0,
@@ -313,6 +325,15 @@ def _merged(main: Result, failing: Result) -> Result:
                   main.notes + failing.notes, example=main.example)
 
 
+def _start_steps(program: Program, w: World) -> list[Step]:
+    """A trace's first steps: the environment's choices it starts from."""
+    steps = [Step("env", 0, f"module parameter {name} = "
+                  f"{'true' if w.globals.get(name) == 't' else 'false'} (chosen at load)", "", "", 0)
+             for name in program.choices]
+    return steps + [Step("env", c, f"CPU{c} can't enable virtualization", "", "", 0)
+                    for c in range(w.ncpus) if w.bad[c]]
+
+
 def _explore(program: Program, bounds: Bounds, rules: set[str] | None) -> Result:
     start = time.perf_counter()
     inject = bounds.failures > 0
@@ -321,8 +342,7 @@ def _explore(program: Program, bounds: Bounds, rules: set[str] | None) -> Result
     for w in initial_worlds(program, bounds):
         key = w.freeze()
         if key not in parents:
-            parents[key] = (None, [Step("env", c, f"CPU{c} can't enable virtualization", "", "", 0)
-                                   for c in range(w.ncpus) if w.bad[c]])
+            parents[key] = (None, _start_steps(program, w))
             queue.append((key, w))
     # a state property once (by rule), an action's violation once per location
     findings: dict[object, Finding] = {}

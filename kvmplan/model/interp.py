@@ -172,6 +172,12 @@ class Runner:
 
     def event(self, frame: Frame, e: Event) -> None:
         k = e.kind
+        consumed = self.p.consumes.get((frame.key, frame.pc))
+        if consumed:
+            if self.t.name == "init" and not self.w.produced:
+                self.record(frame, e, f"reads {', '.join(consumed)} (the vendor's "
+                            "hardware_setup() has not run yet)")
+            self.fire("consume", frame, e.line, name=", ".join(consumed))
         handler = _HANDLERS.get(k)
         if handler is None:
             frame.pc += 1
@@ -235,6 +241,9 @@ class Runner:
                 alt.failures_left -= 1
                 runner = Runner(self.p, alt, self.t.name, self.inject)
                 af = runner.t.frames[-1]
+                for slot, value in self.p.failure_values.get((frame.key, frame.pc), ()):
+                    if af.slots.get(slot, "?") == "?":
+                        af.slots[slot] = value
                 runner.record(af, e, _injected(self.fn(frame), frame.pc, e.cond))
                 af.pc = af.pc + 1 if side == "then" else e.target
                 runner.visible = True
@@ -381,6 +390,8 @@ class Runner:
                 frame.slots[e.slot] = "?"
             return
         frame.ret_slot = e.slot
+        if self.p.functions[target.function].name in self.p.setup_fns:
+            self.fire("setup_begin", frame, e.line)
         self.push(target.function, frame.cpu, frame.ctx)
 
     def error_pointer(self, frame: Frame, e: Event, target: Target) -> None:

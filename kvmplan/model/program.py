@@ -5,7 +5,7 @@ so are interleaving points) or local (run without interleaving)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from kvmplan.cparse import events as ev
@@ -72,6 +72,21 @@ class Program:
     # other thread sees it; a write of one is neither an interleaving point
     # nor a step of the trace
     init_local: frozenset[str] = frozenset()
+    # read-only boolean module parameters that decide whether the code runs
+    # lifecycle work: the model starts from each of their values
+    # (parameter_choices)
+    choices: tuple[str, ...] = ()
+    # the functions bound to the vendor's hardware_setup op (vocab op_setup)
+    setup_fns: frozenset[str] = frozenset()
+    # (function key, event index) → the globals the event reads that the
+    # vendor's hardware_setup writes (produced_by_setup)
+    consumes: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    # (key, branch index) → the values an injected failure gives the
+    # condition's slots the model doesn't know, so that the failed call's
+    # result says so to the code that tests it again (`return r;`):
+    # ((slot, "err" | 0), ...) (failure_values)
+    failure_values: dict[tuple[str, int], tuple[tuple[str, object], ...]] = \
+        field(default_factory=dict)
 
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
@@ -111,17 +126,24 @@ def _key(fn: Function, graph: HookGraph) -> str:
 
 def build_program(graph: HookGraph) -> Program:
     vocab = vocabulary()
-    relevant = relevant_functions(graph)
+    setup_names = {b.function for (_, field_name), binds in graph.bindings.items()
+                   if field_name in vocab.get("op_setup", frozenset()) for b in binds}
+    produced, producer = produced_by_setup(graph, setup_names)
+    relevant = relevant_functions(graph, (readers_of(graph, produced) - producer)
+                                  & called_from(graph, vendor_entry(graph)))
     enable_fields = vocab.get("op_enable", frozenset())
     disable_fields = vocab.get("op_disable", frozenset())
     enable_fns: set[str] = set()
     disable_fns: set[str] = set()
+    setup_fns: set[str] = set()
     for (struct, field_name), binds in graph.bindings.items():
         for b in binds:
             if field_name in enable_fields:
                 enable_fns.add(b.function)
             elif field_name in disable_fields:
                 disable_fns.add(b.function)
+            elif field_name in vocab.get("op_setup", frozenset()):
+                setup_fns.add(b.function)
     functions: dict[str, Function] = {}
     targets: dict[tuple[str, int], Target] = {}
     failure: dict[tuple[str, int], str] = {}
@@ -157,7 +179,122 @@ def build_program(graph: HookGraph) -> Program:
                    frozenset(enable_fns), frozenset(disable_fns), vocab, callbacks, counters,
                    _enabling_work(functions, targets), _loop_bodies(functions, targets),
                    dict(sorted(initial.items())), frozenset(settled),
-                   frozenset(settled - read_after_init))
+                   frozenset(settled - read_after_init),
+                   parameter_choices(graph, functions, targets, initial), frozenset(setup_fns),
+                   _consumers(functions, produced, producer),
+                   failure_values(functions, failure))
+
+
+def produced_by_setup(graph: HookGraph, setup_fns: set[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The variables the vendor's hardware_setup() writes, itself or through
+    the code it calls (kvm_configure_mmu()'s tdp_enabled, the MMU masks...),
+    following the graph's calls: values module init must not use before
+    that setup has run (only file-scope variables count). Also returns that
+    code: the producer, whose own reads are no consumer's."""
+    producer = called_from(graph, *sorted(setup_fns)) | (set(setup_fns) & set(graph.functions))
+    out: set[str] = set()
+    for name in sorted(producer):
+        fn = graph.functions.get(name)
+        for e in fn.events if fn is not None else ():
+            if ((e.kind == ev.ASSIGN and e.scope != "local") or e.kind == ev.COUNT) \
+                    and e.name in graph.global_types:
+                out.add(e.name)
+    return frozenset(out), frozenset(producer)
+
+
+def called_from(graph: HookGraph, *roots: str) -> set[str]:
+    """The functions `roots` call, directly or not (the graph's edges)."""
+    callees: dict[str, set[str]] = {}
+    for edge in graph.edges:
+        callees.setdefault(edge.caller, set()).add(edge.callee)
+    out: set[str] = set()
+    work = [root for root in roots if root]
+    while work:
+        name = work.pop()
+        for callee in sorted(callees.get(name, set()) - out):
+            out.add(callee)
+            work.append(callee)
+    return out
+
+
+def readers_of(graph: HookGraph, names: frozenset[str]) -> set[str]:
+    """The functions that read one of `names` (a condition, a value, a
+    call's argument); those module init calls are run by the model, so
+    that it sees the reads."""
+    if not names:
+        return set()
+    out = set()
+    for fn in graph.functions.values():
+        locals_ = {p.name for p in fn.params}
+        for e in fn.events:
+            if _reads(e) & names - locals_:
+                out.add(fn.name)
+                break
+    return out
+
+
+def _reads(e: Event) -> set[str]:
+    names = _names_read(e)
+    if e.kind in (ev.CALL, ev.ICALL, ev.CROSS_CALL):
+        for arg in e.args:
+            names.update(_ARG_NAME.findall(arg))
+    return names
+
+
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+# a name read in an argument: not a field (->x, .x), not a call (x(...))
+_ARG_NAME = re.compile(r"(?<![\w.>])([A-Za-z_]\w*)\b(?!\s*\()")
+
+
+def _consumers(functions: dict[str, Function], produced: frozenset[str],
+               producer: frozenset[str]) -> dict[tuple[str, int], tuple[str, ...]]:
+    """For each event outside the producer's code that reads variables in
+    `produced` (in its condition, its value, or a call's arguments), which."""
+    out: dict[tuple[str, int], tuple[str, ...]] = {}
+    if not produced:
+        return out
+    for key, fn in functions.items():
+        if fn.name in producer:
+            continue
+        locals_ = {p.name for p in fn.params} | {e.name for e in fn.events
+                                                 if e.kind == ev.ASSIGN and e.scope == "local"}
+        for i, e in enumerate(fn.events):
+            found = tuple(sorted((_reads(e) & produced) - locals_))
+            if found:
+                out[(key, i)] = found
+    return out
+
+
+# At most this many module parameters are explored with both values (each
+# doubles the initial states); the others keep their defaults.
+MAX_CHOICES = 3
+
+
+def parameter_choices(graph: HookGraph, functions: dict[str, Function],
+                      targets: dict[tuple[str, int], Target],
+                      initial: dict[str, object]) -> tuple[str, ...]:
+    """The boolean module parameters (read-only, tracked at their default)
+    a branch tests to decide whether lifecycle work runs: its block calls
+    code that touches lifecycle state, or returns early before such code.
+    The user chooses them at load, so the model starts from both values
+    (the first MAX_CHOICES by name)."""
+    found: set[str] = set()
+    for key, fn in functions.items():
+        events = fn.events
+        for i, e in enumerate(events):
+            if e.kind != ev.BRANCH or not 0 <= e.target <= len(events):
+                continue
+            names = {n for n in _names_read(e)
+                     if n in graph.params and initial.get(n) in ("t", "f")}
+            if not names - found:
+                continue
+            block = range(i + 1, e.target) if e.target > i else range(0)
+            gated = list(block)
+            if any(events[j].kind == ev.RETURN for j in block):
+                gated += list(range(e.target, len(events)))
+            if any(_touches(targets, key, j, events[j]) for j in gated):
+                found |= names
+    return tuple(sorted(found))[:MAX_CHOICES]
 
 
 def initial_globals(graph: HookGraph, vocab: dict[str, frozenset[str]]) -> dict[str, object]:
@@ -401,6 +538,72 @@ def _target(graph: HookGraph, found: list[Function], functions: dict[str, Functi
         return Target("skip", callee.name)
     key = _add(graph, callee, functions, targets, failure, relevant, enable_fns, disable_fns, seen)
     return Target("code", key)
+
+
+def failure_values(functions: dict[str, Function], failure: dict[tuple[str, int], str]
+                   ) -> dict[tuple[str, int], tuple[tuple[str, object], ...]]:
+    """For each branch with an error side: the value (an error, "err", or
+    0, a NULL pointer) that makes its condition take that side when given
+    to every slot of the condition, e.g. `r` in `if (r < 0)` an error, `p`
+    in `if (!p)` 0. An injected failure gives it to the slots it doesn't
+    know, so the failure flows on: `return r;` returns an error."""
+    out: dict[tuple[str, int], tuple[tuple[str, object], ...]] = {}
+    for (key, i), side in failure.items():
+        e = functions[key].events[i]
+        slots = sorted(set(_cond_slots(e.cond)))
+        if not side or not slots:
+            continue
+        for value in ("err", 0):
+            if _static_truth(e.cond, value) is (side == "then"):
+                out[(key, i)] = tuple((slot, value) for slot in slots)
+                break
+    return out
+
+
+def _cond_slots(c: object) -> list[str]:
+    if not isinstance(c, tuple) or not c:
+        return []
+    if c[0] == "slot":
+        return [str(c[1])]
+    return [s for x in c[1:] for s in _cond_slots(x)]
+
+
+def _static_truth(c: object, value: object) -> bool | None:
+    """The truth of a condition when each of its slots holds `value` ("err":
+    an error, negative and non-zero; or 0), or None."""
+    if not isinstance(c, tuple) or not c:
+        return None
+    op = c[0]
+    if op == "slot":
+        return value != 0
+    if op == "not":
+        inner = _static_truth(c[1], value)
+        return None if inner is None else not inner
+    if op in ("and", "or"):
+        a, b = _static_truth(c[1], value), _static_truth(c[2], value)
+        if op == "and":
+            return False if False in (a, b) else (None if None in (a, b) else True)
+        return True if True in (a, b) else (None if None in (a, b) else False)
+    if op == "cmp":
+        a, b = _static_number(c[2], value), _static_number(c[3], value)
+        if a is None or b is None:
+            return None
+        return {"==": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b,
+                ">=": a >= b}.get(str(c[1]))
+    return None
+
+
+def _static_number(c: object, value: object) -> int | None:
+    """A comparison operand: a slot holding `value` (an error as -1, which
+    compares as interp.order does against 0 and up), or a number."""
+    if not isinstance(c, tuple) or not c:
+        return None
+    if c[0] == "slot":
+        return -1 if value == "err" else 0
+    if c[0] == "const" and str(c[1]).lstrip("-").isdigit():
+        number = int(str(c[1]))
+        return number if number >= 0 else None
+    return None
 
 
 def _failure_side(events: tuple[Event, ...], i: int) -> str:

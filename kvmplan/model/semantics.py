@@ -65,7 +65,9 @@ SEMANTICS: tuple[Primitive, ...] = (
         is an interleaving point
         """, fallible="""
         with failure injection, an unknown condition of module init or VM creation may take the
-        error path instead (bounded)
+        error path instead (bounded); the slots it tests that the model doesn't know then hold
+        the value that takes that path (an error for `if (r < 0)`, NULL for `if (!p)`:
+        program.failure_values), so that `return r;` returns the failure
         """),
     Primitive(ev.JUMP, "event", "jump", "goto, break, continue, the end of a then-block"),
     Primitive(ev.LABEL, "event", "label", "nothing"),
@@ -203,6 +205,12 @@ SEMANTICS: tuple[Primitive, ...] = (
         thawed
         """, context="syscore: IRQs off on CPU0"),
     # --- the environment's operations ----------------------------------------------------------
+    Primitive("initial state", "environment", "initial_worlds", """
+        every CPU online and active, virtualization off; one CPU other than CPU0 can't enable
+        virtualization, or none; each read-only boolean module parameter that decides whether
+        lifecycle work runs takes either value (program.parameter_choices, at most 3); other
+        tracked globals start at their value at load
+        """),
     Primitive("module_init", "environment", "start_init", """
         the vendor module_init runs at the start on CPU0; when it returns the module is live,
         or gone if it failed

@@ -153,6 +153,7 @@ class World:
     tdx_done: tuple[bool, ...] | None = None   # TDX per-CPU init done, by CPU (None: never tried)
     # Rules' bookkeeping (each rule's module says what it keeps):
     exposed: tuple[str, str, int] | None = None   # KVM011: where module init registered /dev/kvm
+    produced: bool = False                # KVM011: the vendor's hardware_setup() has begun
     virt_final: tuple[str, str] | None = None     # KVM009: a reboot/shutdown callback of KVM ran
     walkers: tuple | None = None          # KVM006: (thread, function, file, line) walking vm_list
     missed: tuple | None = None           # KVM005: CPUs a pass over the online CPUs missed
@@ -171,7 +172,7 @@ class World:
             hotplug_left=self.hotplug_left, failures_left=self.failures_left,
             system_left=self.system_left, frozen=self.frozen, stopper=self.stopper,
             tdx_enabled=self.tdx_enabled, tdx_done=self.tdx_done, exposed=self.exposed,
-            virt_final=self.virt_final, walkers=self.walkers, missed=self.missed,
+            produced=self.produced, virt_final=self.virt_final, walkers=self.walkers, missed=self.missed,
             sites=dict(self.sites),
         )
 
@@ -185,7 +186,7 @@ class World:
             tuple(sorted(self.regs)), self.module, self.vms,
             tuple(t.freeze() for t in self.threads), self.hotplug_left, self.failures_left,
             self.system_left, self.frozen, self.stopper, self.tdx_enabled, self.tdx_done,
-            self.exposed, self.virt_final, self.walkers, self.missed,
+            self.exposed, self.produced, self.virt_final, self.walkers, self.missed,
         )
 
     def thread(self, name: str) -> Thread:

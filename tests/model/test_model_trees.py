@@ -71,9 +71,24 @@ def test_no_double_enable_on_either_tree(kernel_tree) -> None:
 # Every finding on the trees, reviewed trace by trace (see the issue note).
 # A change here is a change of verdict: review the new trace before editing.
 VERDICTS = {
-    "6.1": {"KVM001", "KVM002", "KVM004", "KVM005", "KVM006", "KVM008", "KVM009", "KVM013"},
+    "6.1": {"KVM001", "KVM002", "KVM004", "KVM005", "KVM006", "KVM008", "KVM009", "KVM011",
+            "KVM013"},
     "6.12": {"KVM006", "KVM008", "KVM013"},
 }
+
+
+def test_kvm011_61_reads_enable_ept_before_hardware_setup(kernel_tree) -> None:
+    """Debian's 6.1 stable tree calls vmx_setup_l1d_flush() right after
+    kvm_x86_vendor_init() ("so enable_ept is properly set up"), but there
+    hardware_setup(), which clears enable_ept on a CPU without usable EPT,
+    still runs later, from kvm_init(). 6.3's "Move hardware setup/unsetup
+    to init/exit" (rework v2 8/50) put it in kvm_x86_vendor_init(): 6.12 is
+    clean."""
+    found = {(f.function, f.file) for f in _check(str(kernel_tree("6.1"))).findings
+             if f.rule == "KVM011"}
+    assert found == {("vmx_setup_l1d_flush", "arch/x86/kvm/vmx/vmx.c"),
+                     ("vmx_init", "arch/x86/kvm/vmx/vmx.c")}
+    assert "KVM011" not in _rules(_check(str(kernel_tree("6.12"))))
 
 # kvm_init()'s error paths, reviewed line by line on both trees: what a
 # failed init leaves registered, and the call each is registered by.

@@ -132,6 +132,10 @@ class Emitter(Picture):
         """Event i of the activation: a comment naming it, then the
         statements of the method its semantics row names."""
         proc.comment(f"{inst.fn.name}:{e.line} {e.kind} {e.name}".rstrip())
+        if (inst.key, i) in self.p.consumes:
+            consumed = self._hook("consume", self._site(proc, inst))
+            if consumed:
+                proc.emit(_step(None, consumed))
         handler = EVENTS.get(e.kind)
         if handler is None:
             raise Unsupported(f"{inst.fn.name}(): event kind {e.kind!r}")
@@ -194,8 +198,13 @@ class Emitter(Picture):
         ]
         unknown = self._unknown_slots(inst, e.cond)
         if self.bounds.failures > 0 and side and proc.me in (INIT, USER) and unknown:
+            flows = [f"if :: ({var} == V_UNK || {var} == V_ABSENT) -> {var} = "
+                     f"{'V_ERR' if value == 'err' else value} :: else -> skip fi"
+                     for slot, value in self.p.failure_values.get((inst.key, i), ())
+                     for var in [inst.slots.get(slot)] if var]
             options.append(f"br == 2 && failures_left > 0 && ({' || '.join(unknown)}) -> br = 0; "
-                           "failures_left--" + (f"; {jump}" if side == "else" else ""))
+                           + "; ".join(["failures_left--"] + flows)
+                           + (f"; {jump}" if side == "else" else ""))
             shared = True
         resets = [f"tv[{n}] = 0" for n in range(len(lines))]
         decide = "if " + " ".join(f":: {o}" for o in options) + " fi"
@@ -279,6 +288,10 @@ class Emitter(Picture):
             if slot:
                 proc.emit(f"{slot} = V_UNK")
             return
+        if self.p.functions[target.function].name in self.p.setup_fns:
+            begun = self._hook("setup_begin", self._site(proc, inst))
+            if begun:
+                proc.emit(_step(None, begun))
         self._expand(proc, target.function, inst.cpu, inst.ctx, self._slot(inst, e),
                      self._lab(inst, i + 1), inst)
 

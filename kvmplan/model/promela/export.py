@@ -39,9 +39,12 @@ class _Exporter(Threads):
         bad = " ".join([":: bad = NO_CPU"] + [f":: bad = {c}" for c in range(1, self.ncpus)])
         busy = f"busy[{INIT}] = 1; " if self.p.entry() else ""
         runs = "; ".join(f"run {p.name}()" for p in procs)
+        chosen = "".join(f"\t\tif :: {self.globals[name]} = V_T :: {self.globals[name]} = V_F fi;"
+                         f"  /* module parameter {_comment(name)}, chosen at load */\n"
+                         for name in self.p.choices)
         out.append("init {\n\tatomic {\n"
                    "\t\t/* one CPU other than CPU0 can't enable virtualization, or none */\n"
-                   f"\t\tif {bad} fi;\n\t\t{busy}{runs}\n\t}}\n}}")
+                   f"\t\tif {bad} fi;\n{chosen}\t\t{busy}{runs}\n\t}}\n}}")
         return "\n\n".join(out) + "\n"
 
     def _header(self) -> str:

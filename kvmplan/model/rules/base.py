@@ -147,6 +147,9 @@ HOOKS: dict[str, str] = {
     "suspend_begin": "in the step that starts suspend (tasks frozen)",
     "resume_done": "in the step that ends resume (tasks thawed)",
     "init_done": "in the step where the environment sees module init's return value",
+    "setup_begin": "when a thread calls the vendor's hardware_setup() (an op_setup binding)",
+    "consume": "at an event that reads a variable the vendor's hardware_setup() writes "
+               "(Program.consumes), before the event acts",
     "vm_create_begin": "in the step that starts a VM creation",
     "vm_create_end": "in the step where VM creation returns",
     "unloaded": "in the step where module exit has returned and the module is gone",

@@ -7,9 +7,11 @@ Two orderings in module init:
       lifecycle work (registrations, counter or per-CPU changes, cpuhp
       setup): from that point userspace can create VMs against a
       half-initialized KVM;
-  (b) for each consumer/producer pair declared by an `after` line in
-      grammars/lifecycle.txt, the consumer does not run before the
-      producer on any init path.
+  (b) no consumer before its producer: module init reads no variable the
+      vendor's hardware_setup() writes (itself or through what it calls,
+      e.g. kvm_configure_mmu()'s tdp_enabled, the MMU masks) before that
+      hardware_setup() has been called. The read is in a condition, a
+      value or a call's argument, in the code the model runs.
 
 ## Why it matters
 
@@ -41,25 +43,31 @@ register_syscore_ops() and names the misc_register() line before it.
 
 Make misc_register(&kvm_dev) the last step of the whole module init,
 vendor part included (kvm_init() last in vmx_init()/svm_init()), and
-unwind it first on failure. For a setup pair, call the consumer after
-the producer has returned, from the producer's caller.
+unwind it first on failure. For a consumer, call it after the vendor's
+hardware_setup() has returned, from the code that calls it (the 2022 fix
+added kvm_mmu_hardware_setup() after it).
 
 ## How kvmplan checks it
 
-model: init paths, for work after misc_register() and for the pairs in
-grammars/lifecycle.txt `after` lines.
+model: init paths, for work after misc_register() and, at each event
+that reads a variable hardware_setup() writes (program.produced_by_setup),
+whether hardware_setup() has been called yet.
 
 ## What it cannot see
 
 Init work other than counts, vm_list changes, registrations, cpuhp states
-and enables after /dev/kvm: e.g. a cache or mask sized from a value
-hardware_setup() produces and used before it (seed 004) is not seen.
+and enables after /dev/kvm. For (b): values hardware_setup() produces in
+struct fields (kvm_caps.x) or through pointers, reads in code the model
+doesn't run (a function that touches no lifecycle state and calls none),
+and reads hidden in macros the front-end doesn't expand.
 
 ## Messages
 
 - work: module init still {what} after /dev/kvm was exposed by {fn}() at
   {file}:{line}: userspace can already create VMs against a half-initialized
   KVM
+- consumer: module init reads {names} before the vendor's hardware_setup()
+  has run, which sets {them}: a consumer before its producer
 """
 
 from __future__ import annotations
@@ -101,11 +109,37 @@ def enable(at: At) -> list[Report]:
                         verb="enables virtualization"))
 
 
-CHECK = Check({"register": register, "init_work": init_work, "enable": enable})
+def setup_begin(at: At) -> list[Report]:
+    assert at.thread is not None
+    if at.thread.name == "init":
+        at.world.produced = True
+    return []
+
+
+def consume(at: At) -> list[Report]:
+    """A read of what hardware_setup() produces, by module init before it."""
+    assert at.thread is not None
+    if at.thread.name != "init" or at.world.produced:
+        return []
+    them = "it" if "," not in at.name else "them"
+    return [Report(RULE.say("consumer", names=at.name, them=them))]
+
+
+CHECK = Check({"register": register, "init_work": init_work, "enable": enable,
+               "setup_begin": setup_begin, "consume": consume})
 
 
 def _promela_decls(f: Facts) -> list[str]:
-    return ["bit exposed;  /* KVM011: module init has registered /dev/kvm */"]
+    return ["bit exposed;  /* KVM011: module init has registered /dev/kvm */",
+            "bit produced;  /* KVM011: module init has called the vendor's hardware_setup() */"]
+
+
+def _promela_setup_begin(s: Site) -> list[str]:
+    return ["produced = 1"] if s.thread == INIT else []
+
+
+def _promela_consume(s: Site) -> list[str]:
+    return broken("KVM011", "!produced") if s.thread == INIT else []
 
 
 def _promela_register(s: Site) -> list[str]:
@@ -125,6 +159,8 @@ def _promela_enable(s: Site) -> list[str]:
     return broken("KVM011", f"{_exposed(s)} && {enable_succeeds(s)}") if s.thread == INIT else []
 
 
-PROMELA = RuleCheck("KVM011", "module init does no lifecycle work after it registered /dev/kvm",
+PROMELA = RuleCheck("KVM011", "module init does no lifecycle work after it registered /dev/kvm, "
+                    "and reads nothing the vendor's hardware_setup() writes before calling it",
                     (("register", _promela_register), ("init_work", _promela_work),
-                     ("enable", _promela_enable)), decls=_promela_decls)
+                     ("enable", _promela_enable), ("setup_begin", _promela_setup_begin),
+                     ("consume", _promela_consume)), decls=_promela_decls)
