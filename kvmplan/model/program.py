@@ -135,15 +135,12 @@ def build_program(graph: HookGraph) -> Program:
     disable_fields = vocab.get("op_disable", frozenset())
     enable_fns: set[str] = set()
     disable_fns: set[str] = set()
-    setup_fns: set[str] = set()
     for (struct, field_name), binds in graph.bindings.items():
         for b in binds:
             if field_name in enable_fields:
                 enable_fns.add(b.function)
             elif field_name in disable_fields:
                 disable_fns.add(b.function)
-            elif field_name in vocab.get("op_setup", frozenset()):
-                setup_fns.add(b.function)
     functions: dict[str, Function] = {}
     targets: dict[tuple[str, int], Target] = {}
     failure: dict[tuple[str, int], str] = {}
@@ -180,7 +177,7 @@ def build_program(graph: HookGraph) -> Program:
                    _enabling_work(functions, targets), _loop_bodies(functions, targets),
                    dict(sorted(initial.items())), frozenset(settled),
                    frozenset(settled - read_after_init),
-                   parameter_choices(graph, functions, targets, initial), frozenset(setup_fns),
+                   parameter_choices(graph, functions, targets, initial), frozenset(setup_names),
                    _consumers(functions, produced, producer),
                    failure_values(functions, failure))
 
