@@ -28,6 +28,8 @@ from kvmplan.model.kernel import (
 from kvmplan.model.program import (
     Program,
     Target,
+    cond_globals,
+    cond_slots,
     enabling_work_in,
     errno_like,
 )
@@ -235,7 +237,7 @@ class Runner:
             side = self.p.failure_side.get((frame.key, frame.pc), "")
             fallible = self.inject and self.w.failures_left > 0 and side \
                 and self.t.name in ("init", "user") \
-                and any(frame.slots.get(s, "?") == "?" for s in _slots(e.cond))
+                and any(frame.slots.get(s, "?") == "?" for s in cond_slots(e.cond))
             if fallible:
                 alt = self.w.copy()
                 alt.failures_left -= 1
@@ -658,20 +660,13 @@ def _truth(v: object) -> bool | None:
 def _reads_shared(c, w: World, settled: frozenset[str]) -> bool:
     """Does the condition read a global the model tracks, other than a
     settled one (Program.settled)?"""
-    if not c:
-        return False
-    if c[0] == "global":
-        return c[1] in w.globals and c[1] not in settled
-    return any(isinstance(x, tuple) and _reads_shared(x, w, settled) for x in c[1:])
+    return any(name in w.globals and name not in settled for name in cond_globals(c))
 
 
 def _reads_changed(c, w: World, p: Program) -> bool:
     """Does the condition read a settled global the code has changed?"""
-    if not c:
-        return False
-    if c[0] == "global":
-        return c[1] in p.settled and w.globals.get(c[1]) != p.initial.get(c[1])
-    return any(isinstance(x, tuple) and _reads_changed(x, w, p) for x in c[1:])
+    return any(name in p.settled and w.globals.get(name) != p.initial.get(name)
+               for name in cond_globals(c))
 
 
 def describe_cond(c, calls: dict[str, str] | None = None) -> str:
@@ -707,19 +702,11 @@ def _producers(fn: Function, pc: int) -> dict[str, str]:
     return out
 
 
-def _slots(c) -> list[str]:
-    if not c:
-        return []
-    if c[0] == "slot":
-        return [str(c[1])]
-    return [s for x in c[1:] if isinstance(x, tuple) for s in _slots(x)]
-
-
 def _injected(fn: Function, pc: int, c) -> str:
     """The step of an injected failure: which call fails, and the branch
     that then takes its error path."""
     calls = _producers(fn, pc)
-    failing = list(dict.fromkeys(calls[s] for s in _slots(c) if s in calls))
+    failing = list(dict.fromkeys(calls[s] for s in cond_slots(c) if s in calls))
     text = f"if ({describe_cond(c, calls)}) takes its error path"
     return f"inject failure: {' / '.join(failing)} fails; {text}" if failing else \
         f"inject failure: {text}"

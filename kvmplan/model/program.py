@@ -193,8 +193,7 @@ def produced_by_setup(graph: HookGraph, setup_fns: set[str]) -> tuple[frozenset[
     for name in sorted(producer):
         fn = graph.functions.get(name)
         for e in fn.events if fn is not None else ():
-            if ((e.kind == ev.ASSIGN and e.scope != "local") or e.kind == ev.COUNT) \
-                    and e.name in graph.global_types:
+            if writes_global(e) and e.name in graph.global_types:
                 out.add(e.name)
     return frozenset(out), frozenset(producer)
 
@@ -341,7 +340,7 @@ def tracked_scalars(graph: HookGraph, functions: dict[str, Function],
     for fn in everything.values():
         mine = _key(fn, graph) in run
         for e in fn.events:
-            if (e.kind == ev.ASSIGN and e.scope != "local") or e.kind == ev.COUNT:
+            if writes_global(e):
                 if not mine:
                     written_elsewhere.add(e.name)
                 if not fn.init:
@@ -369,17 +368,32 @@ def _load_value(init: str) -> object:
     return int(init.rstrip("uUlL"), 0)
 
 
+def writes_global(e: Event) -> bool:
+    """Does the event write a variable that is not a local (an assignment or a count)?"""
+    return (e.kind == ev.ASSIGN and e.scope != "local") or e.kind == ev.COUNT
+
+
+def cond_globals(c: object) -> set[str]:
+    """The globals a condition reads."""
+    if not isinstance(c, tuple) or not c:
+        return set()
+    if c[0] == "global":
+        return {str(c[1])} if len(c) > 1 else set()
+    return {name for x in c[1:] for name in cond_globals(x)}
+
+
+def cond_slots(c: object) -> list[str]:
+    """The local slots a condition reads, in order."""
+    if not isinstance(c, tuple) or not c:
+        return []
+    if c[0] == "slot":
+        return [str(c[1])]
+    return [s for x in c[1:] for s in cond_slots(x)]
+
+
 def _names_read(e: Event) -> set[str]:
     """Global names an event reads: in its condition, or as its value."""
-    out: set[str] = set()
-
-    def walk(c: object) -> None:
-        if isinstance(c, tuple) and c:
-            if c[0] == "global" and len(c) > 1:
-                out.add(str(c[1]))
-            for x in c[1:]:
-                walk(x)
-    walk(e.cond)
+    out = cond_globals(e.cond)
     if e.kind in (ev.ASSIGN, ev.RETURN) and e.value:
         out.add(e.value)
     return out
@@ -547,7 +561,7 @@ def failure_values(functions: dict[str, Function], failure: dict[tuple[str, int]
     out: dict[tuple[str, int], tuple[tuple[str, object], ...]] = {}
     for (key, i), side in failure.items():
         e = functions[key].events[i]
-        slots = sorted(set(_cond_slots(e.cond)))
+        slots = sorted(set(cond_slots(e.cond)))
         if not side or not slots:
             continue
         for value in ("err", 0):
@@ -555,14 +569,6 @@ def failure_values(functions: dict[str, Function], failure: dict[tuple[str, int]
                 out[(key, i)] = tuple((slot, value) for slot in slots)
                 break
     return out
-
-
-def _cond_slots(c: object) -> list[str]:
-    if not isinstance(c, tuple) or not c:
-        return []
-    if c[0] == "slot":
-        return [str(c[1])]
-    return [s for x in c[1:] for s in _cond_slots(x)]
 
 
 def _static_truth(c: object, value: object) -> bool | None:
