@@ -21,6 +21,7 @@ from kvmplan.analyze.coverage import (IDENTIFIER, Coverage, Verdict, decide, pat
 from kvmplan.analyze.hunks import HunkRef, pick_hunk
 from kvmplan.analyze.provenance import History, line_origin
 from kvmplan.diagnostics import Diagnostic
+from kvmplan.cparse.events import Function
 from kvmplan.cparse.hunk import section_function
 from kvmplan.cparse.tables import annotations
 from kvmplan.diff import FilePatch, Hunk
@@ -168,8 +169,9 @@ def line_map(old: Program, new: Program) -> dict[tuple[str, int], int]:
     to two different lines (a line split in two) is left out, so findings
     that mention it are computed afresh."""
     pairs: list[tuple[str, int, int]] = []
-    for k, fa in old.functions.items():
-        fb = new.functions[k]
+    news = _run_functions(new)
+    for k, fa in _run_functions(old).items():
+        fb = news[k]
         pairs.append((fa.file, fa.line, fb.line))
         pairs.extend((fa.file, ea.line, eb.line) for ea, eb in zip(fa.events, fb.events))
     for xs, ys in ((old.graph.entries, new.graph.entries), (old.graph.cpuhp, new.graph.cpuhp)):
@@ -288,12 +290,12 @@ def analyze(series: Series, base: BaseChoice, *, bounds: Bounds, config: Config,
     diags.extend(d for d, _ in twice.values())
     tracked = _track(series, per_prefix, history, config,
                      {name: why for name, (_, why) in twice.items()})
-    lifecycle = frozenset(name for prog in programs for name in prog.functions)
+    lifecycle = frozenset(name for prog in programs for name in _run_functions(prog))
     patches = []
     total = Coverage()
     for i, p in enumerate(series.patches, 1):
         cov = patch_coverage(p.files, patch_files[i - 1], lifecycle,
-                             spans_of(programs[i - 1].functions.values()))
+                             spans_of(_run_functions(programs[i - 1]).values()))
         total = total + cov
         patches.append(PatchResult(p.index, p.subject, p.title, p.message_id, p.author,
                                    patch_files[i - 1],
@@ -311,6 +313,13 @@ def _explore(program: Program, bounds: Bounds, rules: set[str]) -> tuple[list[Fi
     t0 = time.perf_counter()
     result = explore_cached(program, bounds, rules)
     return result.findings, result.states, time.perf_counter() - t0, result.bound_reached
+
+
+def _run_functions(program: Program) -> dict[str, Function]:
+    """The functions the model runs for a program: its own and those of its
+    VM-operations program."""
+    vm = program.vm_program
+    return {**(vm.functions if vm is not None else {}), **program.functions}
 
 
 def _run_all(programs: list[Program], keys: list[str], bounds: Bounds, rules: set[str], jobs: int,

@@ -29,6 +29,21 @@ def primitives() -> dict[str, tuple[str, str, tuple[str, ...]]]:
 
 
 @lru_cache(maxsize=1)
+def vm_objects() -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """The VM's struct names and the (struct, member) pairs that point to
+    the VM, from grammars/objects.txt."""
+    structs: set[str] = set()
+    refs: set[tuple[str, str]] = set()
+    for kind, name in rows("objects.txt", 2):
+        if kind == "vm":
+            structs.add(name)
+        elif kind == "vm_ref":
+            struct, member = name.split(".", 1)
+            refs.add((struct, member))
+    return frozenset(structs), frozenset(refs)
+
+
+@lru_cache(maxsize=1)
 def iterators() -> dict[str, tuple[str, str]]:
     """Iterator/scope macro → (kind, operand) from grammars/iterators.txt."""
     return {name: (kind, operand) for name, kind, operand in rows("iterators.txt", 3)}
@@ -406,11 +421,11 @@ class FunctionCompiler:
                 a = self.cond(node.child_by_field_name("left"))
                 b = self.cond(node.child_by_field_name("right"))
                 return ("and" if op == "&&" else "or", a, b)
+        if t == "field_expression" and self.vm_field(node):
+            return ("global", self.vm_field(node))
         atom = self.expr(node)
         if atom.startswith("$"):
             return ("slot", atom)
-        if t == "field_expression":
-            return ("unknown", atom)
         return ("unknown", atom)
 
     def name_cond(self, name: str) -> Cond:
@@ -436,7 +451,11 @@ class FunctionCompiler:
                 self.assign(target, right, node, left)
             else:
                 value = self.expr(right)
-                if left is not None and left.type == "identifier" and target in self.globals:
+                field = self.vm_field(left)
+                if field:
+                    # `kvm->x |= y`: the VM's field, to a value the model doesn't compute
+                    self.emit(ev.ASSIGN, node, name=field, value="?", scope="vm")
+                elif left is not None and left.type == "identifier" and target in self.globals:
                     self.emit(ev.COUNT, node, name=target, mode="inc" if op == "+=" else "dec"
                               if op == "-=" else "set", value=value)
                 elif left is not None and left.type == "identifier" and target not in self.locals:
@@ -460,6 +479,10 @@ class FunctionCompiler:
         if value is None:
             return
         value = _unparen(value)
+        field = self.vm_field(left) if left is not None else ""
+        if field:
+            self.assign_vm(field, value, node, left)
+            return
         if value.type == "call_expression":
             self.call(value, slot=target)
             return
@@ -478,8 +501,23 @@ class FunctionCompiler:
         if value.type == "conditional_expression" and value.child_by_field_name("consequence"):
             self.assign_conditional(target, value, node, left, scope)
             return
-        atom = self.expr(value)
+        atom = self.vm_field(value) or self.expr(value)
         self.emit(ev.ASSIGN, node, name=target, value=atom, scope=scope)
+
+    def assign_vm(self, field: str, value: Node, node: Node, left: Node | None) -> None:
+        """`kvm->arch.x = v;`: a write of the VM's field (scope "vm"), which
+        the model follows when it tracks the field (Program.vm_fields)."""
+        if value.type == "call_expression":
+            atom = self.call(value, slot=self.new_tmp())
+        elif _is_logical(value):
+            self.assign_logical(field, value, node, "vm")
+            return
+        elif value.type == "conditional_expression" and value.child_by_field_name("consequence"):
+            self.assign_conditional(field, value, node, left, "vm")
+            return
+        else:
+            atom = self.vm_field(value) or self.expr(value)
+        self.emit(ev.ASSIGN, node, name=field, value=atom, scope="vm")
 
     def assign_logical(self, target: str, value: Node, node: Node, scope: str) -> None:
         """`x = a && !f();` is 1 or 0, and `&&`/`||` evaluate their right
@@ -517,11 +555,12 @@ class FunctionCompiler:
             arg = node.child_by_field_name("argument")
             name = text(arg)
             op = text(node.child_by_field_name("operator"))
-            if arg is not None and arg.type == "identifier" and name in self.globals:
+            field = self.vm_field(arg)
+            if field or (arg is not None and arg.type == "identifier" and name in self.globals):
                 slot = self.new_tmp()
                 prefix = node.children[0].type in ("++", "--")
-                self.emit(ev.COUNT, node, name=name, mode="inc" if op == "++" else "dec",
-                          slot=slot, value="new" if prefix else "old")
+                self.emit(ev.COUNT, node, name=field or name, mode="inc" if op == "++" else "dec",
+                          slot=slot, value="new" if prefix else "old", scope="vm" if field else "")
                 return slot
             if arg is not None and arg.type == "identifier" and name not in self.locals:
                 # a variable of another file: written, to a value the model doesn't compute
@@ -586,7 +625,15 @@ class FunctionCompiler:
             return slot
         name = text(fn)
         prim = primitives().get(name)
-        atoms = tuple(self.expr(a) for a in arg_nodes)
+        if prim is not None and prim[0] == ev.ASSIGN and len(arg_nodes) == 2:
+            # WRITE_ONCE(x, v): x = v
+            target = _unparen(arg_nodes[0])
+            if target.type == "pointer_expression" and text(target).startswith("&"):
+                target = _unparen(target.child_by_field_name("argument"))
+            self.assign(text(target), arg_nodes[1], node, target)
+            return slot
+        # a field of the VM passed as an argument is named as the VM's
+        atoms = tuple(self.vm_field(a) or self.expr(a) for a in arg_nodes)
         raw = [text(a) for a in arg_nodes]
         if prim is None:
             if fn is not None and fn.type != "identifier":
@@ -633,6 +680,43 @@ class FunctionCompiler:
         else:
             self.emit(ev.CALL, node, name=name, args=atoms, slot=slot)
         return slot
+
+    def vm_field(self, node: Node | None) -> str:
+        """A field of the VM: `kvm->arch.x` or `vcpu->kvm->arch.x` is named
+        `kvm->arch.x` (the VM's structs and the members that point to it:
+        grammars/objects.txt); "" for anything else, a field of an object
+        the VM points to included."""
+        if node is None:
+            return ""
+        node = _unparen(node)
+        path: list[str] = []
+        while node.type == "field_expression":
+            arg = node.child_by_field_name("argument")
+            field_name = text(node.child_by_field_name("field"))
+            if arg is None:
+                return ""
+            arg = _unparen(arg)
+            if text(node.child_by_field_name("operator")) == "->":
+                if not self.names_vm(arg):
+                    return ""
+                return "kvm->" + ".".join([field_name] + path[::-1])
+            path.append(field_name)
+            node = arg
+        return ""
+
+    def names_vm(self, node: Node) -> bool:
+        """Is `node` a pointer to the VM: a local or parameter declared as
+        one, or a member that points to it?"""
+        structs, refs = vm_objects()
+        if node.type == "identifier":
+            declared = self.locals.get(text(node))
+            return declared is not None and self.type_of(text(node)) in structs
+        if node.type == "field_expression" and text(node.child_by_field_name("operator")) == "->":
+            base = _unparen(node.child_by_field_name("argument"))
+            if base.type != "identifier" or text(base) not in self.locals:
+                return False
+            return (self.type_of(text(base)), text(node.child_by_field_name("field"))) in refs
+        return False
 
     def type_of(self, base: str) -> str:
         """`ops` declared `struct kvm_x86_init_ops *ops` → `kvm_x86_init_ops`."""
@@ -684,7 +768,7 @@ def declared_name(node: Node | None) -> str:
     return text(node)
 
 
-def _successors(events: list[Event], i: int) -> list[int]:
+def successors(events: list[Event], i: int) -> list[int]:
     e = events[i]
     n = len(events)
     if e.kind == ev.RETURN:
@@ -748,7 +832,7 @@ def with_locks(events: list[Event]) -> list[Event]:
             out = held + (e.name,)
         elif e.kind == ev.UNLOCK and e.name in held:
             out = tuple(x for x in held if x != e.name)
-        for j in _successors(events, i):
+        for j in successors(events, i):
             prev = state[j]
             new = out if prev is None else tuple(x for x in prev if x in out)
             if new != prev:

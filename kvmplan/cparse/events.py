@@ -33,9 +33,11 @@ LIST_ADD = "list_add"      # name=list head, args=(head, element)
 LIST_DEL = "list_del"      # name=list member
 PERCPU_READ = "percpu_read"    # name=per-CPU variable or cpumask; slot=result
 PERCPU_WRITE = "percpu_write"  # name, value
-COUNT = "count"            # name=global counter, mode=inc|dec|set, slot=value seen
+COUNT = "count"            # name=global counter, mode=inc|dec|set, slot=value seen;
+                           # scope=vm for a field of the VM (`kvm->created_vcpus++`)
 ASSIGN = "assign"          # name=destination, value=atom ("?": a value the model
-                           # doesn't compute, e.g. `x |= y`), scope=local for a local
+                           # doesn't compute, e.g. `x |= y`), scope=local for a local,
+                           # vm for a field of the VM, named `kvm->path` (objects.txt)
 ASM = "asm"                # name=first mnemonic; targets of `asm goto` follow as BRANCHes
 KINDS = frozenset({CALL, ICALL, LOCK, UNLOCK, BRANCH, JUMP, LABEL, RETURN, LOOP, LOOP_END,
                    CPUHP_SETUP, CPUHP_REMOVE, CROSS_CALL, REGISTER, UNREGISTER, ASSERT, LIST_ADD,
@@ -43,7 +45,8 @@ KINDS = frozenset({CALL, ICALL, LOCK, UNLOCK, BRANCH, JUMP, LABEL, RETURN, LOOP,
 
 # A condition is a small expression tree of tuples:
 #   ("slot", name)              a local or temporary holding a value
-#   ("global", name)            a file-scope variable, e.g. kvm_usage_count
+#   ("global", name)            a file-scope variable, e.g. kvm_usage_count, or a
+#                               field of the VM, e.g. kvm->arch.max_vcpu_ids
 #   ("const", text)             a literal or enumerator
 #   ("not", c) ("and", a, b) ("or", a, b) ("cmp", op, a, b)
 #   ("fault", mnemonic)         an `asm goto` fault edge

@@ -47,6 +47,7 @@ def program_key(program: Program) -> str:
         _lineless(g.cpuhp),
         sorted(g.params.items()),
         g.vendor,
+        program_key(program.vm_program) if program.vm_program is not None else "",
     ):
         h.update(repr(part).encode())
         h.update(b"\0")

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 
 from kvmplan.graph.hooks import HookGraph
 from kvmplan.model.interp import Outcome, Runner
+from kvmplan.model.kernel import VM_IOCTL
 from kvmplan.model.program import Program, build_program
-from kvmplan.model.rules import CHECKS, STATE_RULES, fire, violations
+from kvmplan.model.rules import CHECKS, STATE_RULES, VM_RULES, fire, violations
 from kvmplan.model.rules.base import At
 from kvmplan.model.semantics import handlers
 from kvmplan.model.trace import LockEdge, Step, Violation
@@ -43,6 +44,14 @@ class Bounds:
     # state bound; 0: no failure pass
     failure_pass: int = 1
     max_states: int = 300_000
+    # ioctls on the user's VM after its creation (the VM-operations pass
+    # sets it): vCPU creation, KVM_ENABLE_CAP... through the VM ioctl entry
+    vm_ops: int = 0
+    # the VM-operations pass: that many VM ioctls, module init and one VM
+    # alone (no hotplug, no system event, no injected failure); 0: none.
+    # It runs the program build_program(graph, vm_ops=True) gives, when the
+    # files read have VM ioctls that write a field vCPU creation reads.
+    vm_pass: int = 2
     # system events, at most one per execution: suspend/resume, reboot, module unload
     system: tuple[str, ...] = ("suspend", "reboot", "unload")
 
@@ -89,13 +98,15 @@ def _worlds(program: Program, bounds: Bounds, values: dict[str, object]) -> list
         threads.append(Thread("user"))
         threads.append(Thread("hotplug"))
         threads.append(Thread("system"))
+        # the VM-operations pass follows fields of the user's VM, allocated zeroed
+        fields = {name: 0 for name in program.vm_fields} if bounds.vm_ops else {}
         worlds.append(World(
             ncpus=bounds.cpus, online=[True] * bounds.cpus, active=[True] * bounds.cpus,
             virt=[False] * bounds.cpus, bad=[c == bad for c in range(bounds.cpus)], percpu={},
-            globals=dict(values),
+            globals={**values, **fields},
             locks={}, cpuhp={}, regs=set(), module="loading", vms=0, threads=threads,
             hotplug_left=bounds.hotplug_events, failures_left=bounds.failures,
-            system_left=1 if bounds.system else 0,
+            system_left=1 if bounds.system else 0, vm_ops_left=bounds.vm_ops,
         ))
     return worlds
 
@@ -167,26 +178,39 @@ def start_init(program: Program, w: World, t: Thread, system: tuple[str, ...]) -
 
 
 def start_user(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
-    """The user thread creates a VM, then destroys it if it got one."""
+    """The user thread creates a VM, then destroys it if it got one; in the
+    VM-operations pass it may make ioctls on the VM in between (phase 3:
+    the VM exists and has had one)."""
     vocab = program.vocab
     if w.frozen:
         return []
     if w.module in ("gone", "unloading") or not any(k == "misc" for k, _ in w.regs):
         return []
-    names = vocab.get("vm_destroy" if t.phase == 1 else "vm_create", frozenset())
+    exists = t.phase in (1, 3)
+    names = vocab.get("vm_destroy" if exists else "vm_create", frozenset())
     key = next((n for n in sorted(names) if n in program.functions), "")
-    if t.phase > 1 or not key:
+    if t.phase == 2 or not key:
         return []
+    outs = []
+    if exists and w.vm_ops_left > 0 and program.vm_ioctl:
+        ioctl = program.functions[program.vm_ioctl]
+        nw = w.copy()
+        nw.vm_ops_left -= 1
+        nt = nw.mutable("user")
+        nt.frames.append(Frame(program.vm_ioctl, 0, NO_CPU, VM_IOCTL))
+        nt.phase = 3
+        outs.append(Outcome(nw, [Step("user", 0, f"user: an ioctl on the VM ({ioctl.name})",
+                                      ioctl.name, ioctl.file, ioctl.line)]))
     nw = w.copy()
     nt = nw.mutable("user")
     nt.frames.append(Frame(key, 0, NO_CPU, "ioctl"))
-    nt.phase += 1
-    verb = "destroy" if t.phase == 1 else "create"
+    nt.phase = 2 if exists else 1
+    verb = "destroy" if exists else "create"
     out = Outcome(nw, [Step("user", 0, f"user: {verb} a VM ({key})", key,
                             program.functions[key].file, program.functions[key].line)])
     if verb == "create":
         _fire(out, "vm_create_begin", At(nw, program, nt, site=program.site_of(key)))
-    return [out]
+    return outs + [out]
 
 
 def start_hotplug(program: Program, w: World, t: Thread, system: tuple[str, ...]) -> list[Outcome]:
@@ -291,10 +315,12 @@ def explore(program: Program, bounds: Bounds, rules: set[str] | None = None) -> 
     paused = gc.isenabled()
     gc.disable()
     try:
-        first, *more = passes(bounds)
-        result = _explore(program, first, rules)
-        for extra in more:
-            result = _merged(result, _explore(program, extra, rules))
+        (prog, first), *more = searches(program, bounds)
+        result = _explore(prog, first, rules)
+        for prog, extra in more:
+            checked = pass_rules(extra, rules)
+            if checked is None or checked:
+                result = _merged(result, _explore(prog, extra, checked))
         return result
     finally:
         if paused:
@@ -306,10 +332,41 @@ def passes(bounds: Bounds) -> tuple[Bounds, ...]:
     when it injects no failure itself, the failure pass (module init and VM
     creation alone, `failure_pass` injected failures). Each is one search
     of one model (and one Promela model)."""
-    main = replace(bounds, failure_pass=0)
-    if bounds.failures or not bounds.failure_pass:
-        return (main,)
-    return (main, replace(main, failures=bounds.failure_pass, hotplug_events=0, system=()))
+    main = replace(bounds, failure_pass=0, vm_pass=0)
+    out = [main]
+    if not bounds.failures and bounds.failure_pass and not bounds.vm_ops:
+        out.append(replace(main, failures=bounds.failure_pass, hotplug_events=0, system=()))
+    if bounds.vm_pass and not bounds.vm_ops:
+        out.append(replace(main, vm_ops=bounds.vm_pass, hotplug_events=0, system=(), failures=0))
+    return tuple(out)
+
+
+def pass_rules(bounds: Bounds, rules: set[str] | None) -> set[str] | None:
+    """The rules a pass checks (None: all): the VM-operations pass checks
+    the rules that watch its hook points (VM_RULES), which no other pass
+    reaches; it runs code the others don't, for them alone."""
+    if not bounds.vm_ops:
+        return rules
+    return set(VM_RULES & rules) if rules else set(VM_RULES)
+
+
+def searches(program: Program, bounds: Bounds) -> list[tuple[Program, Bounds]]:
+    """The passes a check runs, each with the program it runs (a pass with
+    nothing to run is left out)."""
+    out = []
+    for each in passes(bounds):
+        prog = pass_program(program, each)
+        if prog is not None:
+            out.append((prog, each))
+    return out
+
+
+def pass_program(program: Program, bounds: Bounds) -> Program | None:
+    """The program a pass runs: the VM-operations program for the
+    VM-operations pass (None when there are no VM operations to run)."""
+    if not bounds.vm_ops or program.vm_fields:
+        return program
+    return program.vm_program
 
 
 def _merged(main: Result, failing: Result) -> Result:

@@ -24,6 +24,7 @@ from kvmplan.model.kernel import (
     SLEEPING_LOCK_MODES,
     SPIN_LOCK_MODES,
     TASK_CONTEXTS,
+    VM_IOCTL,
 )
 from kvmplan.model.program import (
     Program,
@@ -159,8 +160,25 @@ class Runner:
         if ctx not in TASK_CONTEXTS and taken(self.w, self.t, cpu, ctx in IRQS_OFF):
             raise Blocked
 
+    def creating(self) -> bool:
+        """Is the thread creating a vCPU (Program.vcpu_entries)?"""
+        return any(f.key in self.p.vcpu_entries for f in self.t.frames)
+
+    def fork(self) -> "Runner":
+        """A runner on a copy of the world as it is now, whose outcome keeps
+        the steps and violations of this transition so far; its caller
+        sends it another way and adds its run() to self.forks."""
+        runner = Runner(self.p, self.w.copy(), self.t.name, self.inject)
+        runner.out.steps = list(self.out.steps)
+        runner.out.violations = list(self.out.violations)
+        runner.out.edges = list(self.out.edges)
+        return runner
+
     def ret(self, value: object) -> None:
         frame = self.t.frames.pop()
+        if frame.key in self.p.vcpu_entries:
+            self.fire("vcpu_create_end", frame, self.fn(frame).line,
+                      outcome="fails" if value == "err" else "done")
         # guards and locks a function leaves held stay held (the code's own business)
         self.t.retval = value
         if self.t.frames:
@@ -180,6 +198,15 @@ class Runner:
                 self.record(frame, e, f"reads {', '.join(consumed)} (the vendor's "
                             "hardware_setup() has not run yet)")
             self.fire("consume", frame, e.line, name=", ".join(consumed))
+        read = self.p.vm_reads.get((frame.key, frame.pc))
+        if read:
+            kind = "vcpu_create" if self.creating() else ""
+            for name in read:
+                if name in self.w.globals:
+                    if kind:
+                        self.record(frame, e, f"vCPU creation reads {name} "
+                                    f"({_show(self.w.globals[name])})")
+                    self.fire("field_read", frame, e.line, name=name, kind=kind)
         handler = _HANDLERS.get(k)
         if handler is None:
             frame.pc += 1
@@ -239,9 +266,8 @@ class Runner:
                 and self.t.name in ("init", "user") \
                 and any(frame.slots.get(s, "?") == "?" for s in cond_slots(e.cond))
             if fallible:
-                alt = self.w.copy()
-                alt.failures_left -= 1
-                runner = Runner(self.p, alt, self.t.name, self.inject)
+                runner = self.fork()
+                runner.w.failures_left -= 1
                 af = runner.t.frames[-1]
                 for slot, value in self.p.failure_values.get((frame.key, frame.pc), ()):
                     if af.slots.get(slot, "?") == "?":
@@ -253,10 +279,40 @@ class Runner:
             # take the side that is not the error path, else the one the
             # front-end chose (the whole condition false: compile.branch_false)
             truth = side == "else" if side else e.mode == "fall"
+            if frame.ctx == VM_IOCTL and not fallible and (frame.key, frame.pc) in self.p.vm_forks \
+                    and not any(n in self.w.globals for n in cond_globals(e.cond)):
+                # in an ioctl on the VM the user's arguments decide: both ways
+                runner = self.fork()
+                af = runner.t.frames[-1]
+                runner.user_choice(af, e, not truth)
+                runner.visible = True
+                self.forks.extend(runner.run())
+                self.user_choice(frame, e, truth)
+                return
         if shared or _reads_changed(e.cond, self.w, self.p):
             self.visible = self.visible or shared
             text = describe_cond(e.cond, _producers(self.fn(frame), frame.pc))
             self.record(frame, e, f"if ({text}) -> {'yes' if truth else 'no'}")
+        frame.pc = frame.pc + 1 if truth else e.target
+
+    def user_choice(self, frame: Frame, e: Event, truth: bool) -> None:
+        """Take the side `truth` of a branch the ioctl's arguments decide;
+        the trace shows it, a switch only by the case it enters. On its
+        error side (Program.vm_errors) the failed call's result says so to
+        the code after it, as for an injected failure."""
+        side, values = self.p.vm_errors.get((frame.key, frame.pc), ("", ()))
+        if side and (side == "then") == truth:
+            for slot, value in values:
+                if frame.slots.get(slot, "?") == "?":
+                    frame.slots[slot] = value
+        c = e.cond
+        if c and c[0] == "not" and c[1] and c[1][0] == "case":
+            if not truth:
+                self.record(frame, e, f"switch: case {str(c[1][1]).split('==', 1)[-1]}")
+        else:
+            text = describe_cond(c, _producers(self.fn(frame), frame.pc))
+            self.record(frame, e, f"if ({text}) -> {'yes' if truth else 'no'} (unknown in an "
+                        "ioctl: both sides explored)")
         frame.pc = frame.pc + 1 if truth else e.target
 
     def cond(self, frame: Frame, c) -> bool | None:
@@ -312,10 +368,16 @@ class Runner:
         self.ret(self.value(frame, e.value) if e.value else "ok")
 
     def assign(self, frame: Frame, e: Event) -> None:
+        if e.scope == "vm" and e.name not in self.w.globals:
+            frame.pc += 1               # a field of the VM the model doesn't follow
+            return
         if e.scope != "local" and e.name in self.p.init_local:
             self.w.globals[e.name] = self.value(frame, e.value)
         elif e.scope != "local" and e.name in self.w.globals:
-            self.w.globals[e.name] = self.value(frame, e.value)
+            new = self.value(frame, e.value)
+            if e.scope == "vm":
+                self.field_write(frame, e, new)
+            self.w.globals[e.name] = new
             self.shared_write(frame, e.line)
             self.record(frame, e, f"{e.name} = {e.value}")
             self.visible = True
@@ -525,7 +587,23 @@ class Runner:
                                                    "file": f.file, "line": e.line})
 
     # --- shared state -----------------------------------------------------------
+    def field_write(self, frame: Frame, e: Event, new: object) -> None:
+        """A write of a field of the VM the model follows: does it change
+        the value (an unknown value may)?"""
+        old = self.w.globals.get(e.name, "?")
+        changes = "?" in (old, new) or old != new
+        self.fire("field_write", frame, e.line, name=e.name,
+                  outcome="changes" if changes else "same",
+                  kind="vcpu_create" if self.creating() else "")
+
     def count(self, frame: Frame, e: Event) -> None:
+        if e.scope == "vm":
+            if e.name not in self.w.globals:
+                if e.slot:
+                    frame.slots[e.slot] = "?"
+                frame.pc += 1
+                return
+            self.field_write(frame, e, "?")     # an increment changes it
         cur = self.w.globals.get(e.name, 0)
         cur = cur if isinstance(cur, int) else 0
         old = cur
@@ -645,6 +723,12 @@ def order(op: str, a: object, b: object) -> bool | None:
     if b == "err" and isinstance(a, int) and a >= 0:
         return op in (">", ">=")
     return None
+
+
+def _show(v: object) -> str:
+    """A value as a trace shows it."""
+    return {"t": "true", "f": "false", "?": "a value the model doesn't know",
+            "err": "an error", "ok": "0"}.get(v, str(v)) if isinstance(v, str) else str(v)
 
 
 def _truth(v: object) -> bool | None:

@@ -25,6 +25,11 @@ SPIN_LOCK_MODES = frozenset({"raw_spin", "spin"})
 # Lock modes whose holder may sleep.
 SLEEPING_LOCK_MODES = frozenset({"mutex", "rwsem_read", "rwsem_write", "read"})
 
+# The context of an ioctl on an existing VM (the VM-operations pass): its
+# arguments are the user's, so a condition the model can't evaluate there,
+# on nothing it tracks, may go either way.
+VM_IOCTL = "vm_ioctl"
+
 # Callback contexts; the innermost one a thread runs in decides what a
 # primitive means there.
 CONTEXTS = frozenset({STARTING, ONLINE, PREPARE, "setup", "IPI", "syscore", "reboot", "shutdown"})
@@ -39,7 +44,7 @@ IRQS_OFF = frozenset({"IPI", STARTING, "syscore"})
 # context is bound to its CPU: an ONLINE callback or a cpuhp_setup_state()
 # callback in the CPU's hotplug thread, syscore_shutdown() after
 # migrate_to_reboot_cpu(), and the IRQs-off contexts above.
-TASK_CONTEXTS = frozenset({"init", "exit", "ioctl", "hotplug", PREPARE, "reboot", "pm"})
+TASK_CONTEXTS = frozenset({"init", "exit", "ioctl", VM_IOCTL, "hotplug", PREPARE, "reboot", "pm"})
 
 # atomic_*() on a global: the operation each performs.
 ATOMIC_OPS = {"atomic_inc": "inc", "atomic_dec": "dec", "atomic_set": "set", "atomic_read": "read",

@@ -5,10 +5,11 @@ so are interleaving points) or local (run without interleaving)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from kvmplan.cparse import events as ev
+from kvmplan.cparse.compile import successors
 from kvmplan.cparse.events import Event, Function
 from kvmplan.graph.build import (
     VENDOR_DIRS,
@@ -87,6 +88,28 @@ class Program:
     # ((slot, "err" | 0), ...) (failure_values)
     failure_values: dict[tuple[str, int], tuple[tuple[str, object], ...]] = \
         field(default_factory=dict)
+    # The VM-operations program (build_program(graph, vm_ops=True)), run by
+    # its own pass: the user's VM, once created, gets VM ioctls. The fields
+    # of the VM it follows (vm_state; they start at 0, the VM being
+    # allocated zeroed), the events of code that runs only at vCPU creation
+    # (creation_only) that read them, the functions
+    # that create a vCPU (vocab vcpu_create) and the VM ioctl entry (vocab
+    # vm_ioctl). Empty in the main program.
+    vm_fields: tuple[str, ...] = ()
+    vm_reads: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    vcpu_entries: frozenset[str] = frozenset()
+    vm_ioctl: str = ""
+    # the branches that decide whether a followed field is written
+    # (_deciding_branches): in an ioctl on the VM, the ones that go both
+    # ways when the model can't evaluate them
+    vm_forks: frozenset[tuple[str, int]] = frozenset()
+    # (key, branch index) → the error side of a branch of vm_forks and the
+    # values its slots take there (_fork_errors)
+    vm_errors: dict[tuple[str, int], tuple[str, tuple[tuple[str, object], ...]]] = \
+        field(default_factory=dict)
+    # the main program's VM-operations program, None when the files read
+    # have no VM ioctl writing a field vCPU creation reads
+    vm_program: "Program | None" = None
 
     def key_of(self, fn: Function) -> str:
         return _key(fn, self.graph)
@@ -124,13 +147,18 @@ def _key(fn: Function, graph: HookGraph) -> str:
     return f"{fn.file}::{fn.name}"
 
 
-def build_program(graph: HookGraph) -> Program:
+def build_program(graph: HookGraph, vm_ops: bool = False) -> Program:
+    """The program of the main passes; with `vm_ops`, the program of the
+    VM-operations pass, which runs VM ioctls too (the functions that touch
+    the VM fields it follows, see vm_state)."""
     vocab = vocabulary()
     setup_names = {b.function for (_, field_name), binds in graph.bindings.items()
                    if field_name in vocab.get("op_setup", frozenset()) for b in binds}
     produced, producer = produced_by_setup(graph, setup_names)
     relevant = relevant_functions(graph, (readers_of(graph, produced) - producer)
                                   & called_from(graph, vendor_entry(graph)))
+    fields, vm_code, creation = vm_state(graph, vocab) if vm_ops else ((), set(), set())
+    relevant |= vm_code
     enable_fields = vocab.get("op_enable", frozenset())
     disable_fields = vocab.get("op_disable", frozenset())
     enable_fns: set[str] = set()
@@ -172,14 +200,246 @@ def build_program(graph: HookGraph) -> Program:
     settled = {name for name in settled if name not in initial}
     for name, value in scalars.items():
         initial.setdefault(name, value)
-    return Program(graph, functions, targets, failure, frozenset(relevant),
+    program = Program(graph, functions, targets, failure, frozenset(relevant),
                    frozenset(enable_fns), frozenset(disable_fns), vocab, callbacks, counters,
                    _enabling_work(functions, targets), _loop_bodies(functions, targets),
                    dict(sorted(initial.items())), frozenset(settled),
                    frozenset(settled - read_after_init),
                    parameter_choices(graph, functions, targets, initial), frozenset(setup_names),
                    _consumers(functions, produced, producer),
-                   failure_values(functions, failure))
+                   failure_values(functions, failure),
+                   *_vm_program(functions, targets, fields, creation, vocab))
+    if vm_ops:
+        return program
+    vm = build_program(graph, vm_ops=True)
+    return replace(program, vm_program=vm if vm.vm_fields and vm.vm_ioctl else None)
+
+
+# how the front-end names a field of the VM (grammars/objects.txt)
+_VM_FIELD = re.compile(r"kvm->[A-Za-z_][\w.]*")
+
+
+def vm_state(graph: HookGraph, vocab: dict[str, frozenset[str]]
+             ) -> tuple[tuple[str, ...], set[str], set[str]]:
+    """The fields of the VM the VM-operations pass follows, and the code it
+    runs for them.
+
+    A field counts when vCPU creation (vocab vcpu_create, and what it
+    calls only then: creation_only) reads it, in a condition or a value,
+    and another VM ioctl
+    (vocab vm_ioctl, and what it calls) writes it; or vCPU creation writes
+    it and another VM ioctl tests it (kvm->created_vcpus). The code: in
+    vCPU creation, the functions that read or write a field and their
+    callers there; in VM creation and the other ioctls, the functions that
+    write one, their callers there and what they call that reads one (a
+    guard in a helper); the calls from the ioctl entry to vCPU creation.
+    Also returns the creation_only functions. Nothing when the files read
+    have no VM ioctl or no vCPU creation."""
+    creators = {n for n in vocab.get("vcpu_create", ()) if n in graph.functions}
+    ioctls = {n for n in vocab.get("vm_ioctl", ()) if n in graph.functions}
+    if not creators or not ioctls:
+        return (), set(), set()
+    creation = called_from(graph, *sorted(creators)) | creators
+    others = (called_from(graph, *sorted(ioctls)) | ioctls) - creation
+    only = creation_only(graph, creators, creation)
+    read, written = _vm_fields_used(graph, only)
+    read_elsewhere, written_elsewhere = _vm_fields_used(graph, others)
+    fields = (read & written_elsewhere) | (written & read_elsewhere)
+    if not fields:
+        return (), set(), set()
+    makers = {n for n in vocab.get("vm_create", ()) if n in graph.functions}
+    making = called_from(graph, *sorted(makers)) | makers
+    in_creation = {n for n in only if _uses(graph, n, fields, reads=True)} | creators
+    writers = {n for n in others | making if _uses(graph, n, fields, reads=False)}
+    code = _callers_within(graph, in_creation, creation)
+    code |= _callers_within(graph, writers, others | making)
+    code |= _callers_within(graph, creators, others | creators)
+    guards = {n for n in others | making if _uses(graph, n, fields, reads=True)}
+    code |= _callees_within(graph, code & (others | making), guards)
+    return tuple(sorted(fields)), code, only
+
+
+def creation_only(graph: HookGraph, creators: set[str], creation: set[str]) -> set[str]:
+    """The functions that run only when a vCPU is created: `creators` and
+    the functions of `creation` all of whose callers are such functions. A
+    value they read shapes the vCPU once; one code also reads later (a
+    reset, an MSR write, KVM_RUN) takes effect again when it changes."""
+    callers: dict[str, set[str]] = {}
+    for edge in graph.edges:
+        callers.setdefault(edge.callee, set()).add(edge.caller)
+    only = set(creation)
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(only - creators):
+            if not callers.get(name, set()) <= only:
+                only.discard(name)
+                changed = True
+    return only
+
+
+def _uses(graph: HookGraph, name: str, fields: tuple[str, ...] | set[str], reads: bool) -> bool:
+    """Does function `name` write one of `fields` (with `reads`: or read one)?"""
+    fn = graph.functions.get(name)
+    for e in fn.events if fn is not None else ():
+        if e.scope == "vm" and e.kind in (ev.ASSIGN, ev.COUNT) and e.name in fields:
+            return True
+        if reads and vm_fields_read(e) & set(fields):
+            return True
+    return False
+
+
+def _callers_within(graph: HookGraph, targets: set[str], within: set[str]) -> set[str]:
+    """`targets` and the functions of `within` that call one, directly or not."""
+    callers: dict[str, set[str]] = {}
+    for edge in graph.edges:
+        callers.setdefault(edge.callee, set()).add(edge.caller)
+    out = set(targets)
+    work = sorted(targets)
+    while work:
+        for caller in sorted(callers.get(work.pop(), set()) & within - out):
+            out.add(caller)
+            work.append(caller)
+    return out
+
+
+def _callees_within(graph: HookGraph, sources: set[str], within: set[str]) -> set[str]:
+    """The functions of `within` that `sources` call, directly or not, through `within`."""
+    callees: dict[str, set[str]] = {}
+    for edge in graph.edges:
+        callees.setdefault(edge.caller, set()).add(edge.callee)
+    out: set[str] = set()
+    work = sorted(sources)
+    while work:
+        for callee in sorted(callees.get(work.pop(), set()) & within - out):
+            out.add(callee)
+            work.append(callee)
+    return out
+
+
+def _vm_fields_used(graph: HookGraph, names: set[str]) -> tuple[set[str], set[str]]:
+    """The fields of the VM the functions `names` read, and those they write."""
+    read: set[str] = set()
+    written: set[str] = set()
+    for name in names:
+        fn = graph.functions.get(name)
+        for e in fn.events if fn is not None else ():
+            read |= vm_fields_read(e)
+            if e.scope == "vm" and e.kind in (ev.ASSIGN, ev.COUNT):
+                written.add(e.name)
+    return read, written
+
+
+def vm_fields_read(e: Event) -> set[str]:
+    """The fields of the VM an event reads: in its condition, as its value,
+    as a call's argument."""
+    names = _names_read(e)
+    if e.kind in (ev.CALL, ev.ICALL):
+        names |= set(e.args)
+    return {n for n in names if _VM_FIELD.fullmatch(n)}
+
+
+def _vm_program(functions: dict[str, Function], targets: dict[tuple[str, int], Target],
+                fields: tuple[str, ...], creation: set[str], vocab: dict[str, frozenset[str]]
+                ) -> tuple[tuple[str, ...], dict[tuple[str, int], tuple[str, ...]],
+                           frozenset[str], str, frozenset[tuple[str, int]],
+                           dict[tuple[str, int], tuple[str, tuple[tuple[str, object], ...]]]]:
+    """Program.vm_fields, vm_reads, vcpu_entries, vm_ioctl, vm_forks and vm_errors."""
+    if not fields:
+        return (), {}, frozenset(), "", frozenset(), {}
+    reads = {(key, i): found for key, fn in sorted(functions.items()) if fn.name in creation
+             for i, e in enumerate(fn.events)
+             for found in [tuple(sorted(vm_fields_read(e) & set(fields)))] if found}
+    entries = frozenset(n for n in vocab.get("vcpu_create", ()) if n in functions)
+    ioctl = next((n for n in sorted(vocab.get("vm_ioctl", ())) if n in functions), "")
+    forks = _deciding_branches(functions, targets, set(fields))
+    return fields, reads, entries, ioctl, forks, _fork_errors(functions, forks)
+
+
+def _fork_errors(functions: dict[str, Function], forks: frozenset[tuple[str, int]]
+                 ) -> dict[tuple[str, int], tuple[str, tuple[tuple[str, object], ...]]]:
+    """For each branch of `forks` with an error side: that side ("then" or
+    "else") and the values its condition's slots take there (as
+    failure_values gives them). The error side is the one _failure_side
+    says, or the one that returns a slot the condition tests
+    (`if (r) { ...; return r; }`)."""
+    out: dict[tuple[str, int], tuple[str, tuple[tuple[str, object], ...]]] = {}
+    for key, i in sorted(forks):
+        events = functions[key].events
+        e = events[i]
+        slots = sorted(set(cond_slots(e.cond)))
+        side = _failure_side(events, i) or _returns_tested(events, i, set(slots))
+        if not side or not slots:
+            continue
+        for value in ("err", 0):
+            if _static_truth(e.cond, value) is (side == "then"):
+                out[(key, i)] = (side, tuple((slot, value) for slot in slots))
+                break
+    return out
+
+
+def _returns_tested(events: tuple[Event, ...], i: int, slots: set[str]) -> str:
+    """The side of branch i that soon returns a slot its condition tests,
+    when only one does: "then", "else" or ""."""
+    def returns(start: int) -> bool:
+        j, budget = start, 8
+        while 0 <= j < len(events) and budget > 0:
+            e = events[j]
+            if e.kind == ev.RETURN:
+                return e.value in slots
+            if e.kind in (ev.BRANCH, ev.LOOP, ev.ASSIGN) and (e.kind != ev.ASSIGN or e.name in slots):
+                return False
+            j = e.target if e.kind == ev.JUMP else j + 1
+            budget -= 1
+        return False
+    then, other = returns(i + 1), returns(events[i].target)
+    return "then" if then and not other else "else" if other and not then else ""
+
+
+def _deciding_branches(functions: dict[str, Function], targets: dict[tuple[str, int], Target],
+                       fields: set[str]) -> frozenset[tuple[str, int]]:
+    """The branches that decide whether a field of `fields` is written: an
+    event that writes one, or calls code that does, is reachable from one
+    of their sides and not from the other. In an ioctl on the VM, only
+    these go both ways when the model can't evaluate them (Program.vm_forks);
+    the others take the side the front-end chose, as everywhere else."""
+    writes: dict[str, set[int]] = {}
+    for key, fn in functions.items():
+        writes[key] = {i for i, e in enumerate(fn.events)
+                       if e.scope == "vm" and e.kind in (ev.ASSIGN, ev.COUNT) and e.name in fields}
+    changed = True
+    while changed:                    # a call of code that writes one writes one
+        changed = False
+        for key, fn in functions.items():
+            for i in range(len(fn.events)):
+                t = targets.get((key, i))
+                if t is not None and t.kind == "code" and writes.get(t.function) \
+                        and i not in writes[key]:
+                    writes[key].add(i)
+                    changed = True
+    out: set[tuple[str, int]] = set()
+    for key, fn in sorted(functions.items()):
+        if not writes[key]:
+            continue
+        events = list(fn.events)
+        for i, e in enumerate(events):
+            if e.kind == ev.BRANCH and 0 <= e.target < len(events) and \
+                    (_reachable(events, i + 1) ^ _reachable(events, e.target)) & writes[key]:
+                out.add((key, i))
+    return frozenset(out)
+
+
+def _reachable(events: list[Event], start: int) -> set[int]:
+    """The events reachable from `start` in a function's control flow."""
+    seen: set[int] = set()
+    work = [start] if start < len(events) else []
+    while work:
+        i = work.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        work.extend(successors(events, i))
+    return seen
 
 
 def produced_by_setup(graph: HookGraph, setup_fns: set[str]) -> tuple[frozenset[str], frozenset[str]]:

@@ -68,6 +68,11 @@ SEMANTICS: tuple[Primitive, ...] = (
         error path instead (bounded); the slots it tests that the model doesn't know then hold
         the value that takes that path (an error for `if (r < 0)`, NULL for `if (!p)`:
         program.failure_values), so that `return r;` returns the failure
+        """, context="""
+        in an ioctl on the VM (the VM-operations pass) the user's arguments decide: an unknown
+        condition on nothing the model tracks that decides whether a followed field of the VM
+        is written (program.vm_forks) goes both ways, the error side with the values of
+        program.vm_errors
         """),
     Primitive(ev.JUMP, "event", "jump", "goto, break, continue, the end of a then-block"),
     Primitive(ev.LABEL, "event", "label", "nothing"),
@@ -80,7 +85,10 @@ SEMANTICS: tuple[Primitive, ...] = (
         it runs reads and alone writes, never through its address (program.tracked_scalars),
         from its value at load (its initializer, C's zero, a read-only module parameter's
         default); `x = a && !f()` is the branches of `if (a && !f()) x = 1; else x = 0;`,
-        `x = c ? a : b` those of an if/else; `x |= y` on another file's variable is unknown
+        `x = c ? a : b` those of an if/else; `x |= y` on another file's variable is unknown;
+        a field of the VM (`kvm->x`, `vcpu->kvm->x`: grammars/objects.txt) is followed in the
+        VM-operations pass when vCPU creation and another VM ioctl use it (program.vm_state),
+        from 0 (the VM is allocated zeroed), and not modelled otherwise
         """),
     Primitive(ev.LOOP, "event", "loop", """
         for_each_online_cpu / for_each_possible_cpu: the thread's CPU iterates over the CPUs
@@ -103,7 +111,8 @@ SEMANTICS: tuple[Primitive, ...] = (
         CPU with preemption off throughout; no hotplug exclusion; fn's return value is lost
         """, context="IPI: IRQs off on the target CPU"),
     Primitive(ev.COUNT, "event", "count", """
-        kvm_usage_count++/--/= on a usage counter: shared, read and written as it is
+        kvm_usage_count++/--/= on a usage counter: shared, read and written as it is; `kvm->x++`
+        on a followed field of the VM likewise
         """),
     Primitive(ev.PERCPU_READ, "event", "percpu", """
         __this_cpu_read / cpumask_test_cpu of KVM's per-CPU flag on the running CPU
@@ -217,7 +226,12 @@ SEMANTICS: tuple[Primitive, ...] = (
         """),
     Primitive("vm_create", "environment", "start_user", """
         once /dev/kvm is registered (and the module is neither unloading nor gone, tasks not
-        frozen): the user thread creates a VM, then destroys it if it got one
+        frozen): the user thread creates a VM, then destroys it if it got one; in the
+        VM-operations pass (module init and one VM, no hotplug, no system event, no injected
+        failure: Bounds.vm_pass) it first makes up to that many ioctls on the VM through the
+        VM ioctl entry (vocab vm_ioctl, context vm_ioctl: any of its cases, vCPU creation
+        included), one after the other; that pass checks only the rules of its hook points
+        (rules.VM_RULES)
         """),
     Primitive("cpu_up / cpu_down", "environment", "start_hotplug", """
         up to Bounds.hotplug_events hotplug operations of non-boot CPUs; none once a reboot has

@@ -157,6 +157,11 @@ class World:
     virt_final: tuple[str, str] | None = None     # KVM009: a reboot/shutdown callback of KVM ran
     walkers: tuple | None = None          # KVM006: (thread, function, file, line) walking vm_list
     missed: tuple | None = None           # KVM005: CPUs a pass over the online CPUs missed
+    vm_ops_left: int = 0                  # VM ioctls the user may still make (VM-operations pass)
+    # KVM015: ((field, function, file, line), ...) the VM fields the vCPU
+    # creation in progress has read, and those a created vCPU has read
+    vcpu_pending: tuple = ()
+    vcpu_frozen: tuple = ()
     # (lock, thread) → (function, file, line) where it was taken; for reports
     # only, so not part of the state's identity
     sites: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
@@ -173,7 +178,8 @@ class World:
             system_left=self.system_left, frozen=self.frozen, stopper=self.stopper,
             tdx_enabled=self.tdx_enabled, tdx_done=self.tdx_done, exposed=self.exposed,
             produced=self.produced, virt_final=self.virt_final, walkers=self.walkers, missed=self.missed,
-            sites=dict(self.sites),
+            vm_ops_left=self.vm_ops_left, vcpu_pending=self.vcpu_pending,
+            vcpu_frozen=self.vcpu_frozen, sites=dict(self.sites),
         )
 
     def freeze(self) -> tuple:
@@ -187,6 +193,7 @@ class World:
             tuple(t.freeze() for t in self.threads), self.hotplug_left, self.failures_left,
             self.system_left, self.frozen, self.stopper, self.tdx_enabled, self.tdx_done,
             self.exposed, self.produced, self.virt_final, self.walkers, self.missed,
+            self.vm_ops_left, self.vcpu_pending, self.vcpu_frozen,
         )
 
     def thread(self, name: str) -> Thread:

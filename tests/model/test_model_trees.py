@@ -72,9 +72,27 @@ def test_no_double_enable_on_either_tree(kernel_tree) -> None:
 # A change here is a change of verdict: review the new trace before editing.
 VERDICTS = {
     "6.1": {"KVM001", "KVM002", "KVM004", "KVM005", "KVM006", "KVM008", "KVM009", "KVM011",
-            "KVM013"},
-    "6.12": {"KVM006", "KVM008", "KVM013"},
+            "KVM013", "KVM015"},
+    "6.12": {"KVM006", "KVM008", "KVM013", "KVM015"},
 }
+
+
+@pytest.mark.parametrize("version", ["6.1", "6.12"])
+def test_kvm015_default_tsc_khz_changes_after_vcpus(kernel_tree, version: str) -> None:
+    """Both trees let the VM-scoped KVM_SET_TSC_KHZ set
+    kvm->arch.default_tsc_khz after vCPUs exist, which
+    kvm_arch_vcpu_create() passed to kvm_set_tsc_khz(): fixed upstream in
+    2025 ("KVM: x86: Reject KVM_SET_TSC_KHZ VM ioctl when vCPUs have been
+    created", merged for 6.17). The other fields vCPU creation reads and
+    VM ioctls write are refused once a vCPU exists (KVM_CAP_DIRTY_LOG_RING)
+    or accepted once (KVM_CAP_MAX_VCPU_ID): not reported."""
+    found = [f for f in _check(str(kernel_tree(version))).findings if f.rule == "KVM015"]
+    assert [(f.function, f.file) for f in found] == [("kvm_arch_vm_ioctl", "arch/x86/kvm/x86.c")]
+    [f] = found
+    assert "kvm->arch.default_tsc_khz" in f.message and "kvm_arch_vcpu_create()" in f.message
+    steps = [s.event for s in f.trace]
+    assert any(s.startswith("vCPU creation reads kvm->arch.default_tsc_khz") for s in steps)
+    assert any("switch: case KVM_SET_TSC_KHZ" in s for s in steps)
 
 
 def test_kvm011_61_reads_enable_ept_before_hardware_setup(kernel_tree) -> None:

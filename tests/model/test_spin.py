@@ -21,7 +21,7 @@ import pytest
 
 pytestmark = pytest.mark.slow   # SPIN runs
 
-from kvmplan.model import Bounds, build_program, explore, passes
+from kvmplan.model import Bounds, build_program, explore, searches
 from kvmplan.model.litmus import load_litmus
 from kvmplan.model.promela import (
     RULES,
@@ -77,8 +77,8 @@ def test_spin_finds_the_rules_the_explorer_finds(path: Path, tmp_path: Path) -> 
     problem = ""
     try:
         check_rules(found | lit.expect)
-        for each in passes(bounds):
-            export_promela(build_program(lit.graph), each)
+        for prog, each in searches(build_program(lit.graph), bounds):
+            export_promela(prog, each)
     except Unsupported as exc:
         problem = f"the Promela export does not model this scenario: {exc}"
     if problem:

@@ -95,8 +95,9 @@ def test_severities() -> None:
     assert all(RULES[c].severity == s for c, s in SEVERITY.items())
 
 
-def test_unchecked_rule_says_so() -> None:
-    assert RULES["KVM015"].checked.startswith("not checked")
+def test_every_rule_is_checked_and_says_how() -> None:
+    assert set(CHECKS) == set(RULES) == set(PROMELA)
+    assert not any(rule.checked.startswith("not checked") for rule in RULES.values())
 
 
 @pytest.mark.parametrize("key", ["KVM004", "kvm004", "Kvm004", " KVM004 ",

@@ -20,8 +20,9 @@ from kvmplan.model.kernel import (
     SHARED_LOCK_MODES,
     SLEEPING_LOCK_MODES,
     SPIN_LOCK_MODES,
+    VM_IOCTL,
 )
-from kvmplan.model.program import Target, enabling_work_in
+from kvmplan.model.program import Target, cond_globals, enabling_work_in
 from kvmplan.model.promela.checks import INIT, USER, Site, Unsupported, _comment
 from kvmplan.model.promela.program import Picture, _Inst, _next_cpu, _Proc, _step
 from kvmplan.model.semantics import call_kind, handlers
@@ -95,7 +96,7 @@ class Emitter(Picture):
         for e in fn.events:
             if e.slot:
                 names.add(e.slot)
-            if e.kind == ev.ASSIGN and e.name:
+            if e.kind == ev.ASSIGN and e.name and e.scope != "vm":
                 names.add(e.name)
             if e.kind == ev.LOOP and e.mode == "cpus" and e.args:
                 names.add(e.args[0])
@@ -110,10 +111,21 @@ class Emitter(Picture):
         """The variable receiving the event's value, if it has a slot."""
         return inst.slots.get(e.slot) if e.slot else None
 
+    def _field_site(self, proc: _Proc, inst: _Inst, name: str, changes: str = "0") -> Site:
+        """The site of a read or write of the VM's field `name`."""
+        return dataclasses.replace(self._site(proc, inst), field=name, changes=changes,
+                                   creating=any(k in self.p.vcpu_entries for k in inst.stack))
+
     def _return(self, proc: _Proc, inst: _Inst, value: str, shared: bool) -> None:
         """Return: the caller's slot gets the value; the activation's
         variables go back to idle; the caller's IRQs-off state comes back."""
         stmts = []
+        if inst.key in self.p.vcpu_entries:
+            site = dataclasses.replace(self._site(proc, inst), result="tv[0]")
+            stmts += [f"tv[0] = {value}"] + self._hook("vcpu_create_end", site)
+            stmts.append("tv[0] = 0")
+            proc.scratch = max(proc.scratch, 1)
+            shared = True
         if inst.result:
             stmts.append(f"{inst.result} = {value}")
         stmts += inst.resets
@@ -136,6 +148,10 @@ class Emitter(Picture):
             consumed = self._hook("consume", self._site(proc, inst))
             if consumed:
                 proc.emit(_step(None, consumed))
+        read = [stmt for name in self.p.vm_reads.get((inst.key, i), ()) if name in self.globals
+                for stmt in self._hook("field_read", self._field_site(proc, inst, name))]
+        if read:
+            proc.emit(_step(None, read))
         handler = EVENTS.get(e.kind)
         if handler is None:
             raise Unsupported(f"{inst.fn.name}(): event kind {e.kind!r}")
@@ -161,6 +177,9 @@ class Emitter(Picture):
     def assign(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
         """`x = v`: a global that exists is written (shared), else the local slot."""
         value, shared = self._value(inst, e.value)
+        if e.scope == "vm":
+            self._field_assign(proc, inst, e, value)
+            return
         slot = inst.slots[e.name]
         var = self.globals.get(e.name) if e.scope != "local" else None
         if var is None:
@@ -177,6 +196,22 @@ class Emitter(Picture):
             return
         proc.emit(self._shared(proc, inst.cpu, inst.ctx, [
             f"if :: {gd} -> {'; '.join(written)} :: else -> {slot} = {value} fi"]))
+
+    def _field_assign(self, proc: _Proc, inst: _Inst, e: Event, value: str) -> None:
+        """`kvm->x = v`: a field of the VM the model follows is written (the
+        field_write hook first sees whether that changes it), any other
+        field is not modelled."""
+        var = self.globals.get(e.name)
+        if var is None:
+            proc.emit("skip")
+            return
+        changes = f"{var} == V_UNK || tv[1] == V_UNK || {var} != tv[1]"
+        stmts = [f"tv[1] = {value}"]
+        stmts += self._hook("field_write", self._field_site(proc, inst, e.name, changes))
+        stmts += [f"{var} = tv[1]"] + self._hook("shared_write", self._site(proc, inst))
+        stmts.append("tv[1] = 0")
+        proc.scratch = max(proc.scratch, 2)
+        proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts))
 
     def branch(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
         """A branch falls through when its condition is true and jumps when it
@@ -196,12 +231,17 @@ class Emitter(Picture):
             f"br == 0 -> br = 0; {jump}",
             "br == 2 -> br = 0" + (f"; {jump}" if _unknown_jumps(side, e) else ""),
         ]
+        if inst.ctx == VM_IOCTL and (inst.key, i) in self.p.vm_forks \
+                and not any(n in self.globals for n in cond_globals(e.cond)):
+            # in an ioctl on the VM the user's arguments decide: both ways;
+            # on the error side (Program.vm_errors) the slots say so
+            jumps = not _unknown_jumps(side, e)
+            error, values = self.p.vm_errors.get((inst.key, i), ("", ()))
+            flows = self._failure_flows(inst, values) if error and (error == "else") == jumps else []
+            options.append("; ".join(["br == 2 -> br = 0"] + flows + ([jump] if jumps else [])))
         unknown = self._unknown_slots(inst, e.cond)
         if self.bounds.failures > 0 and side and proc.me in (INIT, USER) and unknown:
-            flows = [f"if :: ({var} == V_UNK || {var} == V_ABSENT) -> {var} = "
-                     f"{'V_ERR' if value == 'err' else value} :: else -> skip fi"
-                     for slot, value in self.p.failure_values.get((inst.key, i), ())
-                     for var in [inst.slots.get(slot)] if var]
+            flows = self._failure_flows(inst, self.p.failure_values.get((inst.key, i), ()))
             options.append(f"br == 2 && failures_left > 0 && ({' || '.join(unknown)}) -> br = 0; "
                            + "; ".join(["failures_left--"] + flows)
                            + (f"; {jump}" if side == "else" else ""))
@@ -213,6 +253,13 @@ class Emitter(Picture):
             proc.emit(self._shared(proc, inst.cpu, inst.ctx, stmts, writes=False))
         else:
             proc.emit(_step(None, stmts))
+
+    def _failure_flows(self, inst: _Inst, values: tuple[tuple[str, object], ...]) -> list[str]:
+        """On the error side of a branch: the failed call's result says so
+        to the slots the model doesn't know (`values`: slot → value)."""
+        return [f"if :: ({var} == V_UNK || {var} == V_ABSENT) -> {var} = "
+                f"{'V_ERR' if value == 'err' else value} :: else -> skip fi"
+                for slot, value in values for var in [inst.slots.get(slot)] if var]
 
     def loop(self, proc: _Proc, inst: _Inst, i: int, e: Event) -> None:
         """for_each_*_cpu: each CPU (online ones: those online at the first
@@ -456,7 +503,12 @@ class Emitter(Picture):
         number) changes, exists from now on; the slot sees the old value when
         the code reads it before the change, else the new one."""
         slot = self._slot(inst, e)
+        if e.scope == "vm" and e.name not in self.globals:
+            proc.emit(f"{slot} = V_UNK" if slot else "skip")    # a field not modelled
+            return
         stmts = [f"tv[0] = {self._current(e.name)}"]
+        if e.scope == "vm":         # an increment changes it
+            stmts += self._hook("field_write", self._field_site(proc, inst, e.name, "1"))
         if slot and e.value == "old":
             stmts.append(f"{slot} = tv[0]")
         if e.mode == "inc":

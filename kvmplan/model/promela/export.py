@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from kvmplan.model.explorer import Bounds
+from kvmplan.model.explorer import Bounds, pass_program
 from kvmplan.model.kernel import SYSTEM_EVENTS, THREADS
 from kvmplan.model.program import Program
 from kvmplan.model.promela.checks import HOTPLUG, INIT, RULES, SYSTEM, USER, Unsupported, _comment
@@ -21,7 +21,7 @@ ENV_PML = Path(__file__).with_name("env.pml")
 # failure_pass is not a bound of this search: it asks for a second search
 # (explorer.passes), a model of its own (promela.spin_check runs both)
 MODELLED_BOUNDS = frozenset({"cpus", "hotplug_events", "failures", "max_states", "system",
-                             "failure_pass"})
+                             "failure_pass", "vm_ops", "vm_pass"})
 
 
 class _Exporter(Threads):
@@ -148,4 +148,8 @@ def export_promela(program: Program, bounds: Bounds) -> str:
     Raises Unsupported (one line) when the scenario needs a construct or a
     bound the exporter does not model."""
     _check_bounds(bounds)
-    return _Exporter(program, bounds).export()
+    prog = pass_program(program, bounds)
+    if prog is None:
+        raise Unsupported("the VM-operations pass: the files read have no VM ioctl that writes "
+                          "a field vCPU creation reads")
+    return _Exporter(prog, bounds).export()

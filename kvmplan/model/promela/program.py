@@ -20,6 +20,7 @@ from kvmplan.model.explorer import Bounds
 from kvmplan.model.kernel import ATOMIC_OPS, HOTPLUG_LOCK, IRQS_OFF, NOT_LOCKS, TASK_CONTEXTS
 from kvmplan.model.program import Program
 from kvmplan.model.promela.checks import HOOKS, RULES, USER, Facts, Site, Unsupported, _comment
+from kvmplan.model.rules import VM_RULES
 
 # Comparisons of a branch condition.
 COMPARISONS = {"==": "EQ3", "!=": "NE3", "<": "LT3", ">": "GT3", "<=": "LE3", ">=": "GE3"}
@@ -200,6 +201,9 @@ class Picture:
         """The globals the program tracks from the start (Program.initial),
         as Promela values."""
         out: dict[str, str] = {}
+        if self.bounds.vm_ops:
+            # the VM-operations pass: the fields of the user's VM, allocated zeroed
+            out.update({name: "0" for name in self.p.vm_fields})
         for name, value in sorted(self.p.initial.items()):
             if isinstance(value, int):
                 out[name] = self._int(value, f"the initial value of {name}")
@@ -224,7 +228,7 @@ class Picture:
             for e in fn.events:
                 if e.kind == ev.CALL and e.name in ATOMIC_OPS and e.args:
                     dynamic.add(strip_ref(e.args[0]))
-                elif e.kind == ev.COUNT:
+                elif e.kind == ev.COUNT and e.scope != "vm":
                     dynamic.add(e.name)
                 elif e.kind == ev.LOCK and not self._not_a_lock(e):
                     locks.add(e.name)
@@ -256,7 +260,7 @@ class Picture:
                 kind in ("reboot", "syscore_shutdown")
                 for item in self.regs for kind, _ in self.p.callbacks.get(item, ())),
             " || ".join(bit for (kind, _), bit in sorted(self.regs.items()) if kind == "misc")
-            or "0")
+            or "0", self.p.vm_fields if self.bounds.vm_ops else ())
 
     def _nonzero(self, name: str) -> str:
         """A global is not 0 (absent counts as 0)."""
@@ -431,6 +435,8 @@ class Picture:
         out: list[str] = []
         site = dataclasses.replace(site, facts=self.facts)
         for code in sorted(RULES):
+            if self.bounds.vm_ops and code not in VM_RULES:
+                continue            # the VM-operations pass checks its own rules (pass_rules)
             for name, place in RULES[code].hooks:
                 if name == hook:
                     for stmt in place(site):

@@ -79,17 +79,17 @@ def _run(cmd: list[str], cwd: Path, what: str) -> str:
 
 
 def spin_check(program: "Program", bounds: "Bounds", workdir: Path) -> SpinResult:
-    """SPIN on each search a check runs (explorer.passes: the interleavings,
-    then the failure pass), each exported as a model of its own in a folder
+    """SPIN on each search a check runs (explorer.searches: the
+    interleavings, the failure pass, the VM-operations pass), each exported as a model of its own in a folder
     of `workdir`: the rules found broken in any, counts summed."""
-    from kvmplan.model.explorer import passes
+    from kvmplan.model.explorer import searches
     from kvmplan.model.promela.export import export_promela
 
     results = []
-    for n, each in enumerate(passes(bounds)):
+    for n, (prog, each) in enumerate(searches(program, bounds)):
         folder = workdir / f"pass{n}"
         folder.mkdir(exist_ok=True)
-        results.append(run_spin(export_promela(program, each), folder))
+        results.append(run_spin(export_promela(prog, each), folder))
     return SpinResult(frozenset().union(*(r.rules for r in results)),
                       sum(r.errors for r in results), sum(r.violations for r in results),
                       frozenset().union(*(r.probes for r in results)),

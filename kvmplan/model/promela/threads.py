@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from kvmplan.graph.hooks import ONLINE, PREPARE, STARTING
-from kvmplan.model.kernel import HOTPLUG_LOCK, SYSTEM_EVENTS, TASK_CONTEXTS
+from kvmplan.model.kernel import HOTPLUG_LOCK, SYSTEM_EVENTS, TASK_CONTEXTS, VM_IOCTL
 from kvmplan.model.promela.checks import HOTPLUG, INIT, SYSTEM, USER, Site
 from kvmplan.model.promela.events import Emitter
 from kvmplan.model.promela.program import _next_cpu, _Proc, _State, _step, task_cpu
@@ -61,7 +61,20 @@ class Threads(Emitter):
         if destroy:
             proc.emit("atomic { if :: owns == 0 || user_ret == V_ERR -> user_ret = V_OK; "
                       "goto user_end :: else -> user_ret = V_OK fi }")
-            proc.emit(_step(ready, [f"busy[{USER}] = 1"]))
+            if self.bounds.vm_ops and self.p.vm_ioctl:
+                # the VM-operations pass: up to vm_ops ioctls on the VM first
+                proc.decls.append(f"byte vm_ops_left = {self.bounds.vm_ops};  /* VM ioctls left */")
+                proc.label("user_ops")
+                proc.emit(_step(ready, [f"busy[{USER}] = 1"]))
+                proc.emit("if :: vm_ops_left > 0 -> vm_ops_left-- :: else -> goto user_destroy "
+                          ":: true -> goto user_destroy fi")
+                self._expand(proc, self.p.vm_ioctl, task_cpu(proc), VM_IOCTL, "user_ret",
+                             "user_op_done", None, ends=("idle",))
+                proc.label("user_op_done")
+                proc.emit("user_ret = V_OK; goto user_ops")
+                proc.label("user_destroy")
+            else:
+                proc.emit(_step(ready, [f"busy[{USER}] = 1"]))
             self._expand(proc, destroy, task_cpu(proc), "ioctl", "user_ret", "user_end", None, ends=("idle",))
         proc.label("user_end")
         proc.emit("user_ret = V_OK")

@@ -31,7 +31,7 @@ from kvmplan.model.rules import (
     kvm015,
     kvm016,
 )
-from kvmplan.model.rules.base import HOOKS, At, Check, Report, Rule, RuleCheck, Severity
+from kvmplan.model.rules.base import HOOKS, VM_HOOKS, At, Check, Report, Rule, RuleCheck, Severity
 from kvmplan.model.trace import Violation
 
 _MODULES: tuple[ModuleType, ...] = (
@@ -48,6 +48,9 @@ SEVERITY: dict[str, Severity] = {code: rule.severity for code, rule in RULES.ite
 CHECKS: dict[str, Check] = {m.RULE.code: m.CHECK for m in _MODULES if m.CHECK is not None}
 PROMELA: dict[str, RuleCheck] = {m.RULE.code: m.PROMELA for m in _MODULES
                                  if m.PROMELA is not None}
+
+# The rules the VM-operations pass checks: those watching its hook points.
+VM_RULES = frozenset(code for code, check in CHECKS.items() if set(check.hooks) & VM_HOOKS)
 
 # Rules checked on every reachable state (hook "state"): the explorer reports
 # each once, at the end of the first trace that breaks it, so its location

@@ -153,7 +153,18 @@ HOOKS: dict[str, str] = {
     "vm_create_begin": "in the step that starts a VM creation",
     "vm_create_end": "in the step where VM creation returns",
     "unloaded": "in the step where module exit has returned and the module is gone",
+    "field_read": "at an event that reads a field of the VM the model follows (Program.vm_reads), "
+                  "before the event acts; `kind` is vcpu_create inside a vCPU creation",
+    "field_write": "in the step that writes a field of the VM the model follows, before the "
+                   "write: `outcome` says whether it changes the value (changes, same)",
+    "vcpu_create_end": "in the step where a vCPU creation (Program.vcpu_entries) returns: "
+                       "`outcome` done or fails",
 }
+
+
+# The hook points only the VM-operations pass reaches: that pass checks the
+# rules that watch one of them (rules.VM_RULES), the other passes the rest.
+VM_HOOKS = frozenset({"field_read", "field_write", "vcpu_create_end"})
 
 
 # --- the Python engine -----------------------------------------------------------
@@ -268,6 +279,8 @@ class Facts:
     shutdown_callbacks: bool = False
     # /dev/kvm is registered now: a misc registration's bit is set ("0": none)
     dev_kvm: str = "0"
+    # the fields of the VM the model follows (Program.vm_fields), in order
+    vm_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,6 +322,12 @@ class Site:
     # in a cross call's callback: the CPU of the caller (a Promela
     # expression), whose own call is direct, not an interrupt
     origin: str = ""
+    # at field_read/field_write: the VM's field, whether the thread is
+    # creating a vCPU, and (field_write) a Promela test that the write
+    # changes the value; at vcpu_create_end: `result`
+    field: str = ""
+    creating: bool = False
+    changes: str = "0"
 
 
 Hook = Callable[[Site], list[str]]
