@@ -251,11 +251,11 @@ def vm_state(graph: HookGraph, vocab: dict[str, frozenset[str]]
     making = called_from(graph, *sorted(makers)) | makers
     in_creation = {n for n in only if _uses(graph, n, fields, reads=True)} | creators
     writers = {n for n in others | making if _uses(graph, n, fields, reads=False)}
-    code = _callers_within(graph, in_creation, creation)
-    code |= _callers_within(graph, writers, others | making)
-    code |= _callers_within(graph, creators, others | creators)
+    code = in_creation | reached(graph, in_creation, creation, callers=True)
+    code |= writers | reached(graph, writers, others | making, callers=True)
+    code |= reached(graph, creators, others | creators, callers=True)
     guards = {n for n in others | making if _uses(graph, n, fields, reads=True)}
-    code |= _callees_within(graph, code & (others | making), guards)
+    code |= reached(graph, code & (others | making), guards)
     return tuple(sorted(fields)), code, only
 
 
@@ -287,34 +287,6 @@ def _uses(graph: HookGraph, name: str, fields: tuple[str, ...] | set[str], reads
         if reads and vm_fields_read(e) & set(fields):
             return True
     return False
-
-
-def _callers_within(graph: HookGraph, targets: set[str], within: set[str]) -> set[str]:
-    """`targets` and the functions of `within` that call one, directly or not."""
-    callers: dict[str, set[str]] = {}
-    for edge in graph.edges:
-        callers.setdefault(edge.callee, set()).add(edge.caller)
-    out = set(targets)
-    work = sorted(targets)
-    while work:
-        for caller in sorted(callers.get(work.pop(), set()) & within - out):
-            out.add(caller)
-            work.append(caller)
-    return out
-
-
-def _callees_within(graph: HookGraph, sources: set[str], within: set[str]) -> set[str]:
-    """The functions of `within` that `sources` call, directly or not, through `within`."""
-    callees: dict[str, set[str]] = {}
-    for edge in graph.edges:
-        callees.setdefault(edge.caller, set()).add(edge.callee)
-    out: set[str] = set()
-    work = sorted(sources)
-    while work:
-        for callee in sorted(callees.get(work.pop(), set()) & within - out):
-            out.add(callee)
-            work.append(callee)
-    return out
 
 
 def _vm_fields_used(graph: HookGraph, names: set[str]) -> tuple[set[str], set[str]]:
@@ -460,16 +432,25 @@ def produced_by_setup(graph: HookGraph, setup_fns: set[str]) -> tuple[frozenset[
 
 def called_from(graph: HookGraph, *roots: str) -> set[str]:
     """The functions `roots` call, directly or not (the graph's edges)."""
-    callees: dict[str, set[str]] = {}
+    return reached(graph, {root for root in roots if root})
+
+
+def reached(graph: HookGraph, starts: set[str], within: set[str] | None = None,
+            callers: bool = False) -> set[str]:
+    """The functions `starts` call, directly or not (with `callers`: those
+    that call one of them), through functions of `within` only (None: any);
+    `starts` themselves only when reached again."""
+    step: dict[str, set[str]] = {}
     for edge in graph.edges:
-        callees.setdefault(edge.caller, set()).add(edge.callee)
+        a, b = (edge.callee, edge.caller) if callers else (edge.caller, edge.callee)
+        step.setdefault(a, set()).add(b)
     out: set[str] = set()
-    work = [root for root in roots if root]
+    work = sorted(starts)
     while work:
-        name = work.pop()
-        for callee in sorted(callees.get(name, set()) - out):
-            out.add(callee)
-            work.append(callee)
+        found = step.get(work.pop(), set()) - out
+        for name in sorted(found if within is None else found & within):
+            out.add(name)
+            work.append(name)
     return out
 
 
