@@ -42,7 +42,11 @@ Shape of the Promela model:
   Bounds.system: reboot (at any time), suspend/resume or module unload
   (once the module is live and no VM operation or hotplug runs; unload also
   needs no VM). Before they start, one CPU other than CPU0 is chosen that
-  can't enable virtualization, or none.
+  can't enable virtualization, or none. In the VM-operations pass
+  (Bounds.vm_ops, exported from Program.vm_program) `user` makes up to that
+  many ioctls on its VM through the VM ioctl entry before destroying it,
+  the VM's followed fields are globals starting at 0, and only the rules
+  of that pass's hook points (rules.VM_RULES) place statements.
 - every call of interpreted code is inlined at its call site (its own labels
   and locals), so a thread is one process whose control state is its call
   stack; recursion is refused. Callbacks (IPI, cpuhp startup/teardown,
