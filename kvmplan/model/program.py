@@ -280,13 +280,8 @@ def creation_only(graph: HookGraph, creators: set[str], creation: set[str]) -> s
 
 def _uses(graph: HookGraph, name: str, fields: tuple[str, ...] | set[str], reads: bool) -> bool:
     """Does function `name` write one of `fields` (with `reads`: or read one)?"""
-    fn = graph.functions.get(name)
-    for e in fn.events if fn is not None else ():
-        if e.scope == "vm" and e.kind in (ev.ASSIGN, ev.COUNT) and e.name in fields:
-            return True
-        if reads and vm_fields_read(e) & set(fields):
-            return True
-    return False
+    read, written = _vm_fields_used(graph, {name})
+    return bool((written | (read if reads else set())) & set(fields))
 
 
 def _vm_fields_used(graph: HookGraph, names: set[str]) -> tuple[set[str], set[str]]:
@@ -338,15 +333,11 @@ def _fork_errors(functions: dict[str, Function], forks: frozenset[tuple[str, int
     out: dict[tuple[str, int], tuple[str, tuple[tuple[str, object], ...]]] = {}
     for key, i in sorted(forks):
         events = functions[key].events
-        e = events[i]
-        slots = sorted(set(cond_slots(e.cond)))
-        side = _failure_side(events, i) or _returns_tested(events, i, set(slots))
-        if not side or not slots:
-            continue
-        for value in ("err", 0):
-            if _static_truth(e.cond, value) is (side == "then"):
-                out[(key, i)] = (side, tuple((slot, value) for slot in slots))
-                break
+        cond = events[i].cond
+        side = _failure_side(events, i) or _returns_tested(events, i, set(cond_slots(cond)))
+        values = side_values(cond, side)
+        if values:
+            out[(key, i)] = (side, values)
     return out
 
 
@@ -801,15 +792,23 @@ def failure_values(functions: dict[str, Function], failure: dict[tuple[str, int]
     know, so the failure flows on: `return r;` returns an error."""
     out: dict[tuple[str, int], tuple[tuple[str, object], ...]] = {}
     for (key, i), side in failure.items():
-        e = functions[key].events[i]
-        slots = sorted(set(cond_slots(e.cond)))
-        if not side or not slots:
-            continue
-        for value in ("err", 0):
-            if _static_truth(e.cond, value) is (side == "then"):
-                out[(key, i)] = tuple((slot, value) for slot in slots)
-                break
+        values = side_values(functions[key].events[i].cond, side)
+        if values:
+            out[(key, i)] = values
     return out
+
+
+def side_values(cond: object, side: str) -> tuple[tuple[str, object], ...]:
+    """The value ("err" or 0) that, given to every slot of `cond`, makes
+    the branch take `side` ("then": the condition true), as (slot, value)
+    pairs; () when none does or the condition has no slot."""
+    slots = sorted(set(cond_slots(cond)))
+    if not side or not slots:
+        return ()
+    for value in ("err", 0):
+        if _static_truth(cond, value) is (side == "then"):
+            return tuple((slot, value) for slot in slots)
+    return ()
 
 
 def _static_truth(c: object, value: object) -> bool | None:
